@@ -1,0 +1,99 @@
+"""The local stack: Kafka, PostgreSQL and Redis as processes in a state directory the project owns.
+
+A service whose endpoint is given from outside (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, REDIS_URL) is not
+started; it is only checked for readiness.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from acgs.settings import Settings
+from infra.exceptions import StackError
+from infra.kafka import KafkaServer, kafka_metadata_ok
+from infra.postgres import PostgresServer, postgres_ok
+from infra.process import wait_until
+from infra.redis import RedisServer, redis_ok
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    kafka: KafkaServer | None = None
+    postgres: PostgresServer | None = None
+    redis: RedisServer | None = None
+    started: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start (or check) every service; on failure stop what was started and raise StackError."""
+        s = self.settings
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_postgres(s)
+            self._start_redis(s)
+            self._start_kafka(s)
+        except BaseException:
+            self.stop()
+            raise
+        self._write_endpoints()
+
+    def _start_kafka(self, s: Settings) -> None:
+        if s.kafka_bootstrap_servers:
+            wait_until(lambda: kafka_metadata_ok(s.kafka_bootstrap), 30, f"external Kafka {s.kafka_bootstrap}")
+            return
+        self.kafka = KafkaServer(s.state_dir, s.cache_dir, s.kafka_port, s.kafka_controller_port, s.kafka_heap)
+        self.kafka.start()
+        self.started.append("kafka")
+
+    def _start_postgres(self, s: Settings) -> None:
+        if s.database_url:
+            wait_until(lambda: postgres_ok(s.postgres_dsn), 30, "external PostgreSQL (DATABASE_URL)")
+            return
+        self.postgres = PostgresServer(s.state_dir, s.postgres_port)
+        self.postgres.start()
+        self.started.append("postgres")
+
+    def _start_redis(self, s: Settings) -> None:
+        if s.redis_url:
+            wait_until(lambda: redis_ok(s.redis_dsn), 30, "external Redis (REDIS_URL)")
+            return
+        self.redis = RedisServer(s.state_dir, s.redis_port)
+        self.redis.start()
+        self.started.append("redis")
+
+    def _write_endpoints(self) -> None:
+        (self.settings.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints(), indent=2))
+
+    def endpoints(self) -> dict[str, str]:
+        s = self.settings
+        return {"kafka": s.kafka_bootstrap, "postgres": s.postgres_dsn, "redis": s.redis_dsn,
+                "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs"}
+
+    def stop(self) -> None:
+        """Stop every service this stack started, newest first."""
+        for name in reversed(self.started):
+            server = getattr(self, name)
+            try:
+                server.stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                print(f"warning: stopping {name} failed: {exc}")
+        self.started.clear()
+        (self.settings.state_dir / "endpoints.json").unlink(missing_ok=True)
+
+
+def check_ready(settings: Settings) -> dict[str, str | None]:
+    """Probe each service once; map name → None when reachable, else the error text."""
+    probes = {"kafka": lambda: kafka_metadata_ok(settings.kafka_bootstrap, 2.0),
+              "postgres": lambda: postgres_ok(settings.postgres_dsn),
+              "redis": lambda: redis_ok(settings.redis_dsn)}
+    result: dict[str, str | None] = {}
+    for name, probe in probes.items():
+        try:
+            result[name] = None if probe() else "not ready"
+        except Exception as exc:  # noqa: BLE001 - report any failure by name
+            result[name] = str(exc) or type(exc).__name__
+    return result
+
+
+__all__ = ["LocalStack", "StackError", "check_ready"]
