@@ -1,0 +1,1 @@
+"""Projections: idempotent consumers of the event topics that materialise read models in Postgres."""

@@ -1,0 +1,1 @@
+"""The read side: command status, inboxes, schema-registry read API, health and metrics."""

@@ -1,0 +1,170 @@
+"""``acgs``: the operator's entry point (run the platform, its parts, and projection maintenance)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from acgs.settings import get_settings
+
+app = typer.Typer(help="ACGS-2: constitutional governance for AI agents, built around the Kafka log.",
+                  no_args_is_help=True, add_completion=False)
+worker = typer.Typer(help="Run one stream or projection worker (normally started by `acgs run`).",
+                     no_args_is_help=True)
+projections = typer.Typer(help="Inspect and rebuild read models.", no_args_is_help=True)
+app.add_typer(worker, name="worker")
+app.add_typer(projections, name="projections")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=get_settings().log_level,
+                        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+
+
+@app.command()
+def run() -> None:
+    """Start everything locally (Kafka, Postgres, Redis, gateway, gate, projections); Ctrl-C stops it all."""
+    from infra.exceptions import StackError
+    from infra.supervisor import Platform
+
+    settings = get_settings()
+    platform = Platform(settings)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        typer.echo("starting the local stack (first run fetches Kafka and may take a minute)...")
+        platform.start()
+        ends = platform.stack.endpoints()
+        typer.echo(f"ACGS-2 is up.\n  API:     {ends['gateway']}\n  Docs:    {ends['docs']}\n"
+                   f"  Kafka:   {ends['kafka']}\n  Postgres: {ends['postgres']}\n  Redis:   {ends['redis']}\n"
+                   f"  Logs:    {settings.state_dir / 'logs'}\nPress Ctrl-C to stop.")
+        platform.supervise()
+    except StackError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("stopping...")
+    finally:
+        platform.stop()
+        typer.echo("stopped.")
+
+
+@app.command()
+def status() -> None:
+    """Show the configured endpoints and whether each service answers."""
+    from infra.stack import check_ready
+
+    settings = get_settings()
+    ends = {"kafka": settings.kafka_bootstrap, "postgres": settings.postgres_dsn, "redis": settings.redis_dsn,
+            "gateway": settings.gateway_url}
+    ready = check_ready(settings)
+    for name, endpoint in ends.items():
+        state = "ok" if ready.get(name, None) is None else f"DOWN ({ready[name]})"
+        if name == "gateway":
+            state = _gateway_state(settings.gateway_url)
+        typer.echo(f"{name:9} {endpoint:55} {state}")
+    if any(ready.values()):
+        raise typer.Exit(1)
+
+
+def _gateway_state(url: str) -> str:
+    import httpx
+
+    try:
+        return "ok" if httpx.get(f"{url}/ready", timeout=2).status_code == 200 else "not ready"
+    except httpx.HTTPError as exc:
+        return f"DOWN ({type(exc).__name__})"
+
+
+@app.command()
+def migrate() -> None:
+    """Create the platform's Postgres tables (idempotent)."""
+    from acgs.migrate import migrate as do_migrate
+
+    do_migrate(get_settings().postgres_dsn)
+    typer.echo("migrated")
+
+
+@app.command()
+def topics() -> None:
+    """Create the platform's Kafka topics (idempotent) and print their contract."""
+    from infra.topics import ensure_topics
+    from schemas.topics import TOPICS
+
+    settings = get_settings()
+    created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    for t in TOPICS:
+        typer.echo(f"{t.name:24} key: {t.key}{'  (created)' if t.name in created else ''}")
+
+
+@app.command()
+def gateway() -> None:
+    """Serve the HTTP gateway (FastAPI under uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    _logging()
+    uvicorn.run("acgs.gateway:create_app", factory=True, host=settings.http_host, port=settings.http_port,
+                workers=settings.http_workers, loop="uvloop", http="httptools", log_level="warning",
+                access_log=False)
+
+
+@worker.command("gate")
+def worker_gate() -> None:
+    """The constitutional gate (faust): acgs.commands → agent.messages, constitutional.events, acgs.dlq."""
+    import faust
+
+    from streams.app import app as faust_app
+
+    sys.argv = [sys.argv[0]]
+    faust.Worker(faust_app, loglevel=get_settings().log_level.lower()).execute_from_commandline()
+
+
+@worker.command("projections")
+def worker_projections(only: Annotated[list[str] | None, typer.Option(help="run only these projections")] = None
+                       ) -> None:
+    """Run the live projections (each on its own consumer, offsets kept in Postgres)."""
+    from projections.registry import PROJECTIONS
+    from projections.runner import ProjectionWorker, run_workers
+
+    _logging()
+    settings = get_settings()
+    names = only or list(PROJECTIONS)
+    run_workers([ProjectionWorker(PROJECTIONS[n](), settings.kafka_bootstrap, settings.postgres_dsn,
+                                  settings.redis_dsn) for n in names])
+
+
+@projections.command("list")
+def projections_list() -> None:
+    """List projections with their topics and stored offsets."""
+    import psycopg
+
+    from projections.base import load_offsets
+    from projections.registry import PROJECTIONS
+
+    with psycopg.connect(get_settings().postgres_dsn) as conn:
+        for name, cls in PROJECTIONS.items():
+            offsets = {f"{t}/{p}": o for (t, p), o in sorted(load_offsets(conn, name).items())}
+            typer.echo(f"{name:16} topics={','.join(cls.topics)} offsets={json.dumps(offsets)}")
+
+
+@projections.command("rebuild")
+def projections_rebuild(name: Annotated[str, typer.Argument(help="projection to rebuild (see `list`)")]) -> None:
+    """Re-read the projection's topics from offset 0 into a fresh table, then swap it in atomically."""
+    from projections.rebuild import rebuild
+    from projections.registry import PROJECTIONS
+
+    if name not in PROJECTIONS:
+        typer.echo(f"error: unknown projection {name!r}; choose from {', '.join(PROJECTIONS)}", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    report = rebuild(PROJECTIONS[name](), settings.kafka_bootstrap, settings.postgres_dsn, progress=True)
+    typer.echo(json.dumps(report))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,158 @@
+"""Composition root of the HTTP gateway: write routes (commands/) and read routes (query_api/) in one app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from confluent_kafka.admin import AdminClient
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY
+from psycopg_pool import AsyncConnectionPool
+
+from acgs.metrics import COMMANDS_REFUSED, HTTP_LATENCY, HTTP_REQUESTS
+from acgs.settings import Settings, get_settings
+from commands import api as command_routes
+from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
+from commands.exceptions import IntakeError
+from commands.intake import MessageIntake
+from commands.kafka_log import KafkaCommandLog
+from query_api import ops, routes, schema_registry
+from query_api.ops import ProjectionLagCollector
+from query_api.read_model import PostgresReadModel
+from query_api.wakeups import Wakeups
+from schemas.codec import AvroCodec
+
+log = logging.getLogger("acgs.gateway")
+
+# pydantic error types → our machine-readable codes
+_VALIDATION_CODES = {"json_invalid": "malformed_json", "extra_forbidden": "unknown_field", "missing": "missing_field",
+                     "enum": "invalid_enum", "literal_error": "invalid_enum", "string_too_long": "field_too_long"}
+
+
+def error(status: int, code: str, message: str, headers: dict | None = None, **details: object) -> JSONResponse:
+    body: dict = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in exc.errors()]
+        first = errors[0]["type"] if errors else "validation_error"
+        code = _VALIDATION_CODES.get(first, "validation_error")
+        if code == "malformed_json":
+            return error(400, code, "request body is not valid JSON", errors=errors)
+        return error(422, code, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['message']}" for e in errors),
+                     errors=errors)
+
+    @app.exception_handler(IntakeError)
+    async def on_intake(_: Request, exc: IntakeError) -> JSONResponse:
+        COMMANDS_REFUSED.labels(exc.code).inc()
+        headers = {"Retry-After": "1"} if exc.status_code == 503 else None
+        return error(exc.status_code, exc.code, exc.message, headers=headers, **exc.details)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict) and "code" in exc.detail:
+            return JSONResponse(exc.detail, status_code=exc.status_code)
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error(500, "internal_error", "unexpected error; it has been logged")
+
+
+class BodyLimitAndMetrics:
+    """ASGI middleware: refuses bodies over the limit with 413 and records request metrics."""
+
+    def __init__(self, app, max_body: int) -> None:  # noqa: ANN001
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status_holder = [500]
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                response = error(413, "body_too_large", f"request body exceeds {self.max_body} bytes")
+                await response(scope, receive, send)
+                return self._observe(scope, 413, started)
+        received = 0
+
+        async def limited_receive():  # noqa: ANN202
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise HTTPException(413, detail={"code": "body_too_large",
+                                                 "message": f"request body exceeds {self.max_body} bytes"})
+            return message
+
+        async def recording_send(message):  # noqa: ANN001, ANN202
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, limited_receive, recording_send)
+        self._observe(scope, status_holder[0], started)
+
+    @staticmethod
+    def _observe(scope, status: int, started: float) -> None:  # noqa: ANN001
+        route = scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
+        HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        state = app.state
+        state.registry = AvroCodec().registry
+        state.redis = aioredis.Redis.from_url(settings.redis_dsn, socket_timeout=5, socket_connect_timeout=2)
+        state.pool = AsyncConnectionPool(settings.postgres_dsn, min_size=2, max_size=20, open=False,
+                                         kwargs={"connect_timeout": 3})
+        await state.pool.open(wait=False)
+        state.log = KafkaCommandLog(settings.kafka_bootstrap, settings.produce_timeout_ms)
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
+        state.kafka_probe = lambda: admin.list_topics(timeout=2)
+        state.statuses = RedisStatusCache(state.redis)
+        state.intake = MessageIntake(settings.constitutional_hash, settings.max_content_bytes, state.log, AvroCodec(),
+                                     RedisAgentDirectory(state.redis),
+                                     RedisIdempotencyStore(state.redis, settings.idempotency_ttl_s), state.statuses)
+        state.read_model = PostgresReadModel(state.pool)
+        state.wakeups = Wakeups(state.redis)
+        state.wakeups.start()
+        lag = ProjectionLagCollector(settings.kafka_bootstrap, settings.postgres_dsn)
+        REGISTRY.register(lag)
+        try:
+            yield
+        finally:
+            REGISTRY.unregister(lag)
+            await state.wakeups.stop()
+            state.log.close()
+            await state.pool.close()
+            await state.redis.aclose()
+
+    app = FastAPI(title="ACGS-2 gateway", version="0.1.0", lifespan=lifespan,
+                  description="Commands in (appended to Kafka as Avro), read models out. "
+                              "Schema registry read API under /schema-registry.")
+    install_error_handlers(app)
+    app.include_router(command_routes.router)
+    app.include_router(routes.router)
+    app.include_router(schema_registry.router)
+    app.include_router(ops.router)
+    app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
+    return app

@@ -1,0 +1,31 @@
+"""Errors of the write side; each carries the HTTP status and machine-readable code it maps to."""
+
+from __future__ import annotations
+
+
+class IntakeError(Exception):
+    status_code = 400
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class InvalidCommand(IntakeError):
+    status_code = 422
+
+
+class ConstitutionalViolation(IntakeError):
+    status_code = 403
+
+
+class TenantMismatch(IntakeError):
+    status_code = 403
+
+
+class CommandLogUnavailable(IntakeError):
+    """Kafka did not acknowledge the append: nothing was accepted, the client may retry."""
+
+    status_code = 503

@@ -1,0 +1,132 @@
+"""The write-side service: turn one HTTP request into one acknowledged record on ``acgs.commands``.
+
+Order of the steps matters: every check that can refuse the command runs before anything is appended, so a
+refused command leaves nothing half-written (only its violation event, which is the record of the refusal).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from commands import rules
+from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
+from commands.exceptions import CommandLogUnavailable, ConstitutionalViolation, InvalidCommand, TenantMismatch
+from commands.kafka_log import KafkaCommandLog
+from commands.models import SendMessageRequest
+from schemas.codec import AvroCodec
+from schemas.topics import COMMANDS, CONSTITUTIONAL_EVENTS
+
+# Namespace for ids derived from (tenant, sender, idempotency key): the same key always names the same command.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3f0e-6c1b-4b7e-9a57-0acd5c0b2d11")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def check_event_id(command_id: str, source: str) -> str:
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"check\x00{command_id}\x00{source}"))
+
+
+def violation_record(command_id: str, tenant_id: str | None, req: SendMessageRequest | None,
+                     violation: rules.Violation, source: str) -> dict:
+    return {
+        "event_id": check_event_id(command_id, source), "command_id": command_id, "tenant_id": tenant_id,
+        "from_agent": req.from_agent if req else None, "to_agent": req.to_agent if req else None,
+        "outcome": "violation", "rule": violation.rule, "code": violation.code, "reason": violation.reason,
+        "source": source, "checked_at": now_ms(),
+    }
+
+
+def headers_for(correlation_id: str, causation_id: str, tenant_id: str | None) -> list[tuple[str, bytes]]:
+    return [("correlation_id", correlation_id.encode()), ("causation_id", causation_id.encode()),
+            ("tenant_id", (tenant_id or "").encode())]
+
+
+@dataclass
+class MessageIntake:
+    constitutional_hash: str
+    max_content_bytes: int
+    log: KafkaCommandLog
+    codec: AvroCodec
+    agents: RedisAgentDirectory
+    idempotency: RedisIdempotencyStore
+    statuses: RedisStatusCache
+
+    async def send(self, req: SendMessageRequest, correlation_id: str) -> dict:
+        tenant_id = rules.normalize_tenant_id(req.tenant_id)
+        command_id = self._command_id(tenant_id, req)
+        await self._refuse_if_invalid(req, tenant_id, command_id, correlation_id)
+        if req.idempotency_key is None:
+            return await self._append(req, tenant_id, command_id, correlation_id)
+        key = f"{tenant_id}:{command_id}"
+        if not await self.idempotency.claim(key):
+            previous = await self.idempotency.answer(key, wait_s=self.log_timeout_s)
+            if previous is not None:
+                return previous
+            raise CommandLogUnavailable("idempotency_in_flight", "the first request with this key has not finished")
+        try:
+            answer = await self._append(req, tenant_id, command_id, correlation_id)
+        except BaseException:
+            await self.idempotency.release(key)
+            raise
+        await self.idempotency.complete(key, answer)
+        return answer
+
+    @property
+    def log_timeout_s(self) -> float:
+        return 10.0
+
+    @staticmethod
+    def _command_id(tenant_id: str, req: SendMessageRequest) -> str:
+        if req.idempotency_key is None:
+            return str(uuid.uuid4())
+        name = f"{tenant_id}\x00{req.from_agent}\x00{req.idempotency_key}"
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
+
+    async def _refuse_if_invalid(self, req: SendMessageRequest, tenant_id: str, command_id: str,
+                                 correlation_id: str) -> None:
+        if violation := rules.check_tenant_id(tenant_id):
+            raise InvalidCommand(violation.code, violation.reason)
+        if len(req.content.encode()) > self.max_content_bytes:
+            raise InvalidCommand("content_too_large", f"content exceeds {self.max_content_bytes} bytes")
+        if violation := rules.check_constitutional_hash(req.constitutional_hash, self.constitutional_hash):
+            await self._record_violation(command_id, tenant_id, req, violation, correlation_id)
+            raise ConstitutionalViolation(violation.code, violation.reason, command_id=command_id)
+        sender_tenant, recipient_tenant = await self.agents.tenants_of(req.from_agent, req.to_agent)
+        if violation := rules.check_tenancy(tenant_id, sender_tenant, recipient_tenant):
+            await self._record_violation(command_id, tenant_id, req, violation, correlation_id)
+            raise TenantMismatch(violation.code, violation.reason, command_id=command_id)
+
+    async def _record_violation(self, command_id: str, tenant_id: str, req: SendMessageRequest,
+                                violation: rules.Violation, correlation_id: str) -> None:
+        record = violation_record(command_id, tenant_id, req, violation, source="gateway")
+        value = self.codec.encode(CONSTITUTIONAL_EVENTS, record)
+        # The refusal stands even if Kafka is down; the event is then lost with a log line, never the reverse.
+        try:
+            await self.log.append(CONSTITUTIONAL_EVENTS, command_id, value,
+                                  headers_for(correlation_id, command_id, tenant_id))
+        except CommandLogUnavailable:
+            pass
+
+    async def _append(self, req: SendMessageRequest, tenant_id: str, command_id: str, correlation_id: str) -> dict:
+        message_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"message\x00{command_id}"))
+        record = {
+            "command_id": command_id, "message_id": message_id, "tenant_id": tenant_id,
+            "from_agent": req.from_agent, "to_agent": req.to_agent, "message_type": req.message_type.value,
+            "priority": req.priority.value, "content": req.content,
+            "payload_json": orjson.dumps(req.payload).decode() if req.payload is not None else None,
+            "constitutional_hash": req.constitutional_hash, "conversation_id": req.conversation_id,
+            "idempotency_key": req.idempotency_key, "correlation_id": correlation_id, "issued_at": now_ms(),
+        }
+        value = self.codec.encode(COMMANDS, record)
+        appended = await self.log.append(COMMANDS, req.from_agent, value,
+                                         headers_for(correlation_id, correlation_id, tenant_id))
+        answer = {"command_id": command_id, "message_id": message_id, "status": "accepted",
+                  "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
+        await self.statuses.mark_accepted(command_id, {**answer, "tenant_id": tenant_id})
+        return answer

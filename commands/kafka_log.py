@@ -1,0 +1,105 @@
+"""Appending records to Kafka from asyncio: a confluent-kafka idempotent producer (acks=all).
+
+Delivery reports arrive on librdkafka's thread; each resolves the asyncio future of its append, so an
+HTTP handler answers only once the broker has acknowledged the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Producer
+
+from acgs.metrics import PRODUCE_LATENCY
+from commands.exceptions import CommandLogUnavailable
+
+
+@dataclass(frozen=True)
+class Appended:
+    topic: str
+    partition: int
+    offset: int
+
+
+def _resolve(future: asyncio.Future, err: KafkaError | None, topic: str, partition: int, offset: int) -> None:
+    if future.done():
+        return
+    if err is not None:
+        future.set_exception(CommandLogUnavailable("kafka_unavailable", f"Kafka did not acknowledge: {err.str()}"))
+    else:
+        future.set_result(Appended(topic, partition, offset))
+
+
+class KafkaCommandLog:
+    """Async, acknowledged appends; fails fast with CommandLogUnavailable while all brokers are down."""
+
+    def __init__(self, bootstrap: str, timeout_ms: int, client_id: str = "acgs-gateway") -> None:
+        self._timeout_ms = timeout_ms
+        self._brokers_down_since: float | None = None
+        self._producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "client.id": client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 1,
+            "message.timeout.ms": timeout_ms,
+            "socket.connection.setup.timeout.ms": 2000,
+            "reconnect.backoff.max.ms": 500,
+            "error_cb": self._on_error,
+            "log_level": 3,
+        })
+        self._running = True
+        self._poller = threading.Thread(target=self._poll_loop, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._brokers_down_since = time.monotonic()
+
+    def _poll_loop(self) -> None:
+        while self._running:
+            self._producer.poll(0.1)
+
+    @property
+    def available(self) -> bool:
+        return self._brokers_down_since is None
+
+    def _check_available(self) -> None:
+        if self._brokers_down_since is None:
+            return
+        # Probe at most every half second; a good metadata answer means the brokers are back.
+        if time.monotonic() - self._brokers_down_since < 0.5:
+            raise CommandLogUnavailable("kafka_unavailable", "Kafka brokers are down; retry later")
+        try:
+            self._producer.list_topics(timeout=1.0)
+            self._brokers_down_since = None
+        except Exception:  # noqa: BLE001 - any failure means still down
+            self._brokers_down_since = time.monotonic()
+            raise CommandLogUnavailable("kafka_unavailable", "Kafka brokers are down; retry later") from None
+
+    async def append(self, topic: str, key: bytes | str, value: bytes,
+                     headers: list[tuple[str, bytes]] | None = None) -> Appended:
+        self._check_available()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Appended] = loop.create_future()
+
+        def on_delivery(err: KafkaError | None, msg) -> None:  # runs on the poller thread
+            loop.call_soon_threadsafe(_resolve, future, err, msg.topic(), msg.partition(), msg.offset())
+
+        try:
+            self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+        except BufferError:
+            raise CommandLogUnavailable("kafka_backpressure", "producer queue is full; retry later") from None
+        started = time.perf_counter()
+        # librdkafka enforces message.timeout.ms; the extra second only guards against a lost callback.
+        appended = await asyncio.wait_for(future, timeout=self._timeout_ms / 1000 + 1.0)
+        PRODUCE_LATENCY.labels(topic).observe(time.perf_counter() - started)
+        return appended
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._producer.flush(timeout_s)
+        self._running = False
+        self._poller.join(timeout=2)

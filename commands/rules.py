@@ -1,0 +1,75 @@
+"""Constitutional and tenant rules for agent messages: pure functions, shared by gateway and stream gate.
+
+The gateway applies them to reject bad commands early; the stream gate applies the same functions to every
+record on ``acgs.commands``, however it got there, so a producer writing straight to Kafka is held to them too.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+
+MESSAGE_TYPES = frozenset({
+    "command", "query", "response", "event", "notification", "heartbeat", "governance_request",
+    "governance_response", "constitutional_validation", "task_request", "task_response", "audit_log",
+})
+PRIORITIES = frozenset({"low", "normal", "high", "critical"})
+PRIORITY_ALIASES = {"medium": "normal"}
+TENANT_ID_RE = re.compile(r"^[a-z0-9_-]{3,64}$")
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule: ``rule`` names the rule family, ``code`` is machine-readable."""
+
+    rule: str
+    code: str
+    reason: str
+
+
+def normalize_tenant_id(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def check_tenant_id(raw: str | None) -> Violation | None:
+    if raw is None or not TENANT_ID_RE.fullmatch(normalize_tenant_id(raw)):
+        return Violation("schema", "invalid_tenant_id",
+                         "tenant_id must match ^[a-z0-9_-]{3,64}$ after trimming and lowercasing")
+    return None
+
+
+def check_constitutional_hash(presented: str | None, expected: str) -> Violation | None:
+    """Constant-time comparison; the expected hash is never part of the answer."""
+    if not presented:
+        return Violation("constitutional_hash", "constitutional_hash_mismatch", "constitutional_hash is missing")
+    if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
+        return Violation("constitutional_hash", "constitutional_hash_mismatch",
+                         "constitutional_hash does not match the constitution in force")
+    return None
+
+
+def check_tenancy(tenant_id: str, sender_tenant: str | None, recipient_tenant: str | None) -> Violation | None:
+    """Sender, recipient and message tenant must agree (an unknown agent joins the message's tenant)."""
+    if sender_tenant is not None and sender_tenant != tenant_id:
+        return Violation("tenant_isolation", "tenant_mismatch",
+                         f"sender belongs to another tenant than {tenant_id!r}")
+    if recipient_tenant is not None and recipient_tenant != tenant_id:
+        return Violation("tenant_isolation", "tenant_mismatch",
+                         f"recipient belongs to another tenant than {tenant_id!r}")
+    return None
+
+
+def check_message_fields(record: dict, max_content_bytes: int) -> Violation | None:
+    """Field rules of a SendAgentMessage record that Avro's types alone cannot express."""
+    for name in ("from_agent", "to_agent"):
+        if not AGENT_ID_RE.fullmatch(record.get(name) or ""):
+            return Violation("schema", "invalid_agent_id", f"{name} must match {AGENT_ID_RE.pattern}")
+    if record.get("message_type") not in MESSAGE_TYPES:
+        return Violation("schema", "invalid_message_type", "message_type is not one of the known types")
+    if PRIORITY_ALIASES.get(record.get("priority"), record.get("priority")) not in PRIORITIES:
+        return Violation("schema", "invalid_priority", "priority must be low, normal, high or critical")
+    if len(record.get("content", "").encode()) > max_content_bytes:
+        return Violation("schema", "content_too_large", f"content exceeds {max_content_bytes} bytes")
+    return check_tenant_id(record.get("tenant_id"))

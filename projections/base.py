@@ -1,0 +1,99 @@
+"""What a projection is, and how its Kafka offsets live in the same Postgres transaction as its rows.
+
+A projection applies a batch of decoded events to its table(s) with set-based SQL (COPY into a temporary
+table, then one INSERT ... SELECT), idempotently: applying the same events again changes nothing. Its next
+offsets are written in the same transaction, so a crash can neither lose nor double a row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+OFFSETS_DDL = """
+CREATE TABLE IF NOT EXISTS projection_offsets (
+    projection  text   NOT NULL,
+    topic       text   NOT NULL,
+    partition   int    NOT NULL,
+    next_offset bigint NOT NULL,
+    PRIMARY KEY (projection, topic, partition)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decoded record of an event topic, with where it sits in the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    record: dict[str, Any]
+
+
+@dataclass
+class Changes:
+    """What a batch changed, for the hot cache and long-poll wake-ups after commit."""
+
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inboxes: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Projection(ABC):
+    """A read model fed by ``topics``; ``table`` is its live table (rebuilds use another name)."""
+
+    name: str
+    topics: tuple[str, ...]
+
+    def __init__(self, table: str | None = None) -> None:
+        self.table = table or self.name
+
+    @abstractmethod
+    def ddl(self) -> str:
+        """CREATE TABLE/INDEX IF NOT EXISTS statements for ``self.table``; index names derive from it."""
+
+    @abstractmethod
+    def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
+        """Write the batch idempotently; must not commit."""
+
+    @abstractmethod
+    def columns(self) -> tuple[str, ...]:
+        """The read model's columns, in a stable order (used to compare two tables)."""
+
+    def with_table(self, table: str) -> Projection:
+        return type(self)(table)
+
+
+def load_offsets(conn: psycopg.Connection, projection: str) -> dict[tuple[str, int], int]:
+    rows = conn.execute("SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = %s",
+                        (projection,)).fetchall()
+    return {(t, p): o for t, p, o in rows}
+
+
+def next_offsets(positions: list[tuple[str, int, int]]) -> dict[tuple[str, int], int]:
+    """Next offset per partition after the records at ``(topic, partition, offset)`` positions."""
+    nexts: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in positions:
+        key = (topic, partition)
+        nexts[key] = max(nexts.get(key, 0), offset + 1)
+    return nexts
+
+
+def store_offsets(cur: psycopg.Cursor, projection: str, nexts: dict[tuple[str, int], int]) -> None:
+    """Record the next offset per partition; offsets never move backwards."""
+    cur.executemany(
+        "INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (projection, topic, partition) DO UPDATE "
+        "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)",
+        [(projection, t, p, o) for (t, p), o in nexts.items()])
+
+
+def copy_rows(cur: psycopg.Cursor, temp_table: str, like: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Bulk-load ``rows`` into a fresh temporary table shaped like ``like`` (dropped at commit)."""
+    cur.execute(f"CREATE TEMP TABLE {temp_table} (LIKE {like} INCLUDING DEFAULTS) ON COMMIT DROP")
+    with cur.copy(f"COPY {temp_table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -1,0 +1,62 @@
+"""Each agent's inbox: the delivered messages, oldest first.
+
+The cursor is the message's offset in ``agent.messages``: the topic is keyed by recipient, so one inbox is
+one partition and its offsets are a total, replayable order. A re-delivered event (same message id) keeps
+the first row.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from projections.base import Changes, Event, Projection, copy_rows
+from schemas.topics import AGENT_MESSAGES
+
+COLUMNS = ("message_id", "tenant_id", "agent_id", "msg_partition", "msg_offset", "command_id", "from_agent",
+           "message_type", "priority", "content", "payload_json", "conversation_id", "issued_at", "delivered_at")
+
+
+class InboxProjection(Projection):
+    name = "inbox"
+    topics = (AGENT_MESSAGES,)
+
+    def ddl(self) -> str:
+        t = self.table
+        return f"""
+        CREATE TABLE IF NOT EXISTS {t} (
+            message_id      text PRIMARY KEY,
+            tenant_id       text NOT NULL,
+            agent_id        text NOT NULL,
+            msg_partition   int NOT NULL,
+            msg_offset      bigint NOT NULL,
+            command_id      text NOT NULL,
+            from_agent      text NOT NULL,
+            message_type    text NOT NULL,
+            priority        text NOT NULL,
+            content         text NOT NULL,
+            payload_json    text,
+            conversation_id text,
+            issued_at       bigint NOT NULL,
+            delivered_at    bigint NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS {t}_by_agent ON {t} (tenant_id, agent_id, msg_offset);
+        """
+
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS
+
+    def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
+        rows = []
+        changes = Changes()
+        for e in events:
+            r = e.record
+            rows.append((r["message_id"], r["tenant_id"], r["to_agent"], e.partition, e.offset, r["command_id"],
+                         r["from_agent"], r["message_type"], r["priority"], r["content"], r["payload_json"],
+                         r["conversation_id"], r["issued_at"], r["delivered_at"]))
+            changes.inboxes.add((r["tenant_id"], r["to_agent"]))
+        copy_rows(cur, "inbox_batch", self.table, COLUMNS, rows)
+        cols = ", ".join(COLUMNS)
+        # First delivery wins: the lowest offset of a message id within the batch, and any existing row.
+        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (message_id) {cols} FROM inbox_batch "
+                    f"ORDER BY message_id, msg_offset ON CONFLICT (message_id) DO NOTHING")
+        return changes

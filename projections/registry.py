@@ -1,0 +1,16 @@
+"""The projections this platform runs, by name (the name is also their consumer group and offsets key)."""
+
+from __future__ import annotations
+
+from projections.base import OFFSETS_DDL, Projection
+from projections.command_status import CommandStatusProjection
+from projections.inbox import InboxProjection
+
+PROJECTIONS: dict[str, type[Projection]] = {
+    InboxProjection.name: InboxProjection,
+    CommandStatusProjection.name: CommandStatusProjection,
+}
+
+
+def all_ddl() -> str:
+    return OFFSETS_DDL + "".join(cls().ddl() for cls in PROJECTIONS.values())

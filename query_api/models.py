@@ -1,0 +1,42 @@
+"""HTTP answer schemas of the read side."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class CommandStatus(BaseModel):
+    command_id: str
+    status: str
+    reason: str | None = None
+    code: str | None = None
+    rule: str | None = None
+    tenant_id: str | None = None
+    message_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    updated_at: int | None = None
+
+
+class InboxMessage(BaseModel):
+    message_id: str
+    command_id: str
+    tenant_id: str
+    from_agent: str
+    to_agent: str
+    message_type: str
+    priority: str
+    content: str
+    payload: dict | None = None
+    conversation_id: str | None = None
+    issued_at: int
+    delivered_at: int
+    cursor: str
+
+
+class InboxPage(BaseModel):
+    agent_id: str
+    tenant_id: str
+    messages: list[InboxMessage]
+    next: str | None

@@ -1,0 +1,56 @@
+"""Confluent wire format: magic byte 0, 4-byte big-endian schema id, then the Avro binary body."""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from schemas.exceptions import CodecError, UnknownSchemaError
+from schemas.registry import RegisteredSchema, SchemaRegistry, default_registry
+
+MAGIC_BYTE = 0
+_HEADER = struct.Struct(">bI")
+
+
+class AvroCodec:
+    """Encodes records with a topic's latest schema; decodes any schema id the registry knows."""
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self.registry = registry or default_registry()
+
+    def encode(self, topic: str, record: dict[str, Any]) -> bytes:
+        schema = self.registry.for_topic(topic)
+        return encode_with(schema, record)
+
+    def decode(self, data: bytes | None) -> tuple[RegisteredSchema, dict[str, Any]]:
+        """Decode one record value; raise CodecError with a precise code on any defect."""
+        if data is None or len(data) < _HEADER.size:
+            raise CodecError("not_wire_format", "value is empty or shorter than the 5-byte Confluent header")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC_BYTE:
+            raise CodecError("not_wire_format", f"magic byte is {magic}, want {MAGIC_BYTE}")
+        schema = self.registry.by_id.get(schema_id)
+        if schema is None:
+            raise UnknownSchemaError(f"schema id {schema_id} is not in the registry")
+        buf = io.BytesIO(data)
+        buf.seek(_HEADER.size)
+        try:
+            record = schemaless_reader(buf, schema.parsed, None)
+        except Exception as exc:  # noqa: BLE001 - fastavro raises many types on corrupt input
+            raise CodecError("avro_decode_error", f"body does not decode as {schema.full_name}: {exc}") from None
+        if buf.tell() != len(data):
+            raise CodecError("avro_decode_error", f"{len(data) - buf.tell()} trailing bytes after the record")
+        return schema, record
+
+
+def encode_with(schema: RegisteredSchema, record: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    buf.write(_HEADER.pack(MAGIC_BYTE, schema.schema_id))
+    try:
+        schemaless_writer(buf, schema.parsed, record)
+    except Exception as exc:  # noqa: BLE001 - fastavro raises ValueError/TypeError/KeyError
+        raise CodecError("avro_encode_error", f"record does not fit {schema.full_name}: {exc}") from None
+    return buf.getvalue()

@@ -1,0 +1,79 @@
+"""Composition root of the stream worker: the faust app that runs the constitutional gate.
+
+Delivery is at-least-once: faust flushes the producer before it commits source offsets (see faust's
+``Consumer.commit``), and the gate's outputs carry deterministic ids, so a replay after a crash only
+repeats identical events, which every projection ignores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+import psycopg
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from acgs.settings import Settings, get_settings
+from schemas.codec import AvroCodec
+from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DLQ
+from streams.directory import PostgresAgentDirectory
+from streams.gate import PROCESSOR, ConstitutionalGate, RawRecord
+
+log = logging.getLogger("acgs.streams.gate")
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        "acgs-constitutional-gate",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger=0.001,
+        broker_commit_interval=0.5,
+        stream_wait_empty=False,
+    )
+    source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)
+    sinks = {name: app.topic(name, key_type=bytes, value_type=bytes)
+             for name in (AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, DLQ)}
+    redis_client = aioredis.Redis.from_url(settings.redis_dsn)
+    directory = PostgresAgentDirectory(settings.postgres_dsn, redis_client)
+    gate = ConstitutionalGate(AvroCodec(), directory, settings.constitutional_hash, settings.max_content_bytes)
+
+    @app.agent(source, name=PROCESSOR)
+    async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
+        async for event in stream.events():
+            message = event.message
+            raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
+                            list(message.headers or []))
+            outputs = await _process(gate, raw)
+            for out in outputs:
+                await sinks[out.topic].send(key=out.key, value=out.value, headers=out.headers)
+
+    return app
+
+
+async def _process(gate: ConstitutionalGate, raw: RawRecord) -> list:
+    """Run the gate; retry infrastructure errors (never lose a record), dead-letter everything else."""
+    delay = 0.1
+    while True:
+        try:
+            return await gate.process(raw)
+        except (psycopg.OperationalError, redis.exceptions.ConnectionError) as exc:
+            # Postgres/Redis down is not the record's fault: hold the partition and retry.
+            log.warning("infrastructure error on %s/%s/%s, retrying in %.1fs: %s",
+                        raw.topic, raw.partition, raw.offset, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its partition
+            log.exception("gate failed on %s/%s/%s", raw.topic, raw.partition, raw.offset)
+            return [gate.dead_letter(raw, "processor_error", f"{type(exc).__name__}: {exc}")]
+
+
+app = create_app(get_settings())

@@ -1,0 +1,141 @@
+"""The constitutional gate: decides, for one raw record of ``acgs.commands``, what the log learns from it.
+
+Framework-free: faust wiring lives in ``streams/app.py``. Every output id is derived from the command id
+(or the source offset, for dead letters), so processing a record twice yields identical events: at-least-once
+delivery from Kafka becomes idempotent effects downstream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from commands import rules
+from commands.intake import IDEMPOTENCY_NAMESPACE, check_event_id, now_ms
+from schemas.codec import AvroCodec
+from schemas.exceptions import CodecError
+from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DLQ
+from streams.directory import AgentDirectory
+
+PROCESSOR = "constitutional-gate"
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
+    for key, value in headers:
+        if key == name:
+            return value or b""
+    return b""
+
+
+class ConstitutionalGate:
+    def __init__(self, codec: AvroCodec, directory: AgentDirectory, constitutional_hash: str,
+                 max_content_bytes: int) -> None:
+        self.codec = codec
+        self.directory = directory
+        self.constitutional_hash = constitutional_hash
+        self.max_content_bytes = max_content_bytes
+        self._command_schema_ids = {s.schema_id for s in codec.registry.by_subject[f"{COMMANDS}-value"]}
+
+    async def process(self, raw: RawRecord) -> list[Output]:
+        try:
+            schema, record = self.codec.decode(raw.value)
+        except CodecError as exc:
+            return [self.dead_letter(raw, exc.code, str(exc))]
+        if schema.schema_id not in self._command_schema_ids:
+            return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
+        violation = rules.check_message_fields(record, self.max_content_bytes)
+        if violation is not None:
+            return [self.dead_letter(raw, violation.code, violation.reason),
+                    self._violation(raw, record, violation)]
+        record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
+        record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
+        violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
+        if violation is None:
+            violation = await self._check_tenancy(record)
+        if violation is not None:
+            return [self._violation(raw, record, violation)]
+        return self._accepted(raw, record)
+
+    async def _check_tenancy(self, record: dict) -> rules.Violation | None:
+        agents = [record["from_agent"], record["to_agent"]]
+        known = await self.directory.tenants_of(agents)
+        tenant = record["tenant_id"]
+        violation = rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
+        if violation is not None or len(known) == len(set(agents)):
+            return violation
+        known = await self.directory.register(tenant, [a for a in agents if a not in known], record["command_id"])
+        return rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
+
+    def _headers(self, raw: RawRecord, record: dict) -> list[tuple[str, bytes]]:
+        correlation = _header(raw.headers, "correlation_id") or record.get("correlation_id", "").encode()
+        return [("correlation_id", correlation), ("causation_id", record["command_id"].encode()),
+                ("tenant_id", (record.get("tenant_id") or "").encode())]
+
+    def _violation(self, raw: RawRecord, record: dict, violation: rules.Violation) -> Output:
+        event = {
+            "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
+            "tenant_id": record.get("tenant_id"), "from_agent": record.get("from_agent"),
+            "to_agent": record.get("to_agent"), "outcome": "violation", "rule": violation.rule,
+            "code": violation.code, "reason": violation.reason, "source": "stream", "checked_at": now_ms(),
+        }
+        return Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
+                      self.codec.encode(CONSTITUTIONAL_EVENTS, event), self._headers(raw, record))
+
+    def _accepted(self, raw: RawRecord, record: dict) -> list[Output]:
+        now = now_ms()
+        headers = self._headers(raw, record)
+        delivered = {
+            "event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"delivered\x00{record['command_id']}")),
+            **{k: record[k] for k in ("command_id", "message_id", "tenant_id", "from_agent", "to_agent",
+                                      "message_type", "priority", "content", "payload_json", "conversation_id",
+                                      "constitutional_hash", "issued_at")},
+            "delivered_at": now,
+        }
+        check = {
+            "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
+            "tenant_id": record["tenant_id"], "from_agent": record["from_agent"], "to_agent": record["to_agent"],
+            "outcome": "accepted", "rule": None, "code": None, "reason": None, "source": "stream",
+            "checked_at": now,
+        }
+        return [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
+                       self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
+                Output(AGENT_MESSAGES, record["to_agent"].encode(), self.codec.encode(AGENT_MESSAGES, delivered),
+                       headers)]
+
+    def dead_letter(self, raw: RawRecord, code: str, error: str) -> Output:
+        return self.dead_letter_for(self.codec, raw, code, error, PROCESSOR)
+
+    @staticmethod
+    def dead_letter_for(codec: AvroCodec, raw: RawRecord, code: str, error: str, processor: str) -> Output:
+        """The ``acgs.dlq`` record for ``raw``: original bytes kept, facts repeated in headers."""
+        event = {
+            "event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"dlq\x00{raw.topic}\x00{raw.partition}\x00{raw.offset}")),
+            "source_topic": raw.topic, "source_partition": raw.partition, "source_offset": raw.offset,
+            "original_key": raw.key, "original_value": raw.value, "error_code": code, "error": error[:2000],
+            "processor": processor, "recorded_at": now_ms(),
+        }
+        headers = [("source_topic", raw.topic.encode()), ("source_partition", str(raw.partition).encode()),
+                   ("source_offset", str(raw.offset).encode()), ("error_code", code.encode()),
+                   ("error", error[:500].encode()), ("processor", processor.encode()),
+                   ("correlation_id", _header(raw.headers, "correlation_id")),
+                   ("causation_id", f"{raw.topic}/{raw.partition}/{raw.offset}".encode()),
+                   ("tenant_id", _header(raw.headers, "tenant_id"))]
+        return Output(DLQ, raw.key or b"", codec.encode(DLQ, event), headers)
