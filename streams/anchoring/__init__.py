@@ -1,0 +1,1 @@
+"""Anchoring audit-log checkpoints on an EVM chain (the AuditAnchor contract)."""

@@ -1,0 +1,1 @@
+"""Verifiable audit log: RFC 6962 Merkle tree and signed checkpoints."""
