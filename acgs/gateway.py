@@ -129,11 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0})
         state.kafka_probe = lambda: admin.list_topics(timeout=2)
         state.statuses = RedisStatusCache(state.redis)
+        agents = RedisAgentDirectory(state.redis)
         state.intake = MessageIntake(settings.constitutional_hash, settings.max_content_bytes, state.log, AvroCodec(),
-                                     RedisAgentDirectory(state.redis),
+                                     agents,
                                      RedisIdempotencyStore(state.redis, settings.idempotency_ttl_s), state.statuses)
         state.read_model = PostgresReadModel(state.pool)
-        state.wakeups = Wakeups(state.redis)
+        state.wakeups = Wakeups(state.redis, on_agents_registered=agents.forget_misses)
         state.wakeups.start()
         lag = ProjectionLagCollector(settings.kafka_bootstrap, settings.postgres_dsn)
         REGISTRY.register(lag)

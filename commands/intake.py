@@ -6,6 +6,7 @@ refused command leaves nothing half-written (only its violation event, which is 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from commands.kafka_log import KafkaCommandLog
 from commands.models import SendMessageRequest
 from schemas.codec import AvroCodec
 from schemas.topics import COMMANDS, CONSTITUTIONAL_EVENTS
+
+log = logging.getLogger("acgs.commands")
 
 # Namespace for ids derived from (tenant, sender, idempotency key): the same key always names the same command.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3f0e-6c1b-4b7e-9a57-0acd5c0b2d11")
@@ -128,5 +131,8 @@ class MessageIntake:
                                          headers_for(correlation_id, correlation_id, tenant_id))
         answer = {"command_id": command_id, "message_id": message_id, "status": "accepted",
                   "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
-        await self.statuses.mark_accepted(command_id, {**answer, "tenant_id": tenant_id})
+        try:
+            await self.statuses.mark_accepted(command_id, {**answer, "tenant_id": tenant_id})
+        except Exception as exc:  # noqa: BLE001 - the command is durable; only the hot cache missed it
+            log.warning("status cache write failed for %s: %s", command_id, exc)
         return answer

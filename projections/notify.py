@@ -5,10 +5,8 @@ from __future__ import annotations
 import orjson
 import redis
 
-from commands.directory import STATUS_PREFIX
+from commands.directory import NOTIFY_CHANNEL, STATUS_PREFIX
 from projections.base import Changes
-
-NOTIFY_CHANNEL = "acgs:notify"
 
 
 class RedisNotifier:

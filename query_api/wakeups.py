@@ -9,14 +9,15 @@ from collections import defaultdict
 import orjson
 import redis.asyncio as aioredis
 
-from projections.notify import NOTIFY_CHANNEL
+from commands.directory import NOTIFY_CHANNEL
 
 log = logging.getLogger("acgs.query_api")
 
 
 class Wakeups:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, on_agents_registered=None) -> None:  # noqa: ANN001
         self._redis = client
+        self._on_agents_registered = on_agents_registered
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task | None = None
 
@@ -49,9 +50,11 @@ class Wakeups:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(NOTIFY_CHANNEL)
                 async for message in pubsub.listen():
+                    note = orjson.loads(message["data"])
+                    if "a" in note and self._on_agents_registered is not None:
+                        self._on_agents_registered(note["a"])
                     if not self._waiters:
                         continue
-                    note = orjson.loads(message["data"])
                     for command_id in note.get("c", ()):
                         self._fire(f"cmd:{command_id}")
                     for tenant, agent in note.get("i", ()):

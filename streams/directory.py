@@ -11,7 +11,9 @@ from typing import Protocol
 import psycopg
 import redis.asyncio as aioredis
 
-from commands.directory import AGENT_TENANTS_KEY
+import orjson
+
+from commands.directory import AGENT_TENANTS_KEY, NOTIFY_CHANNEL
 
 DDL = """
 CREATE TABLE IF NOT EXISTS agent_tenants (
@@ -62,6 +64,8 @@ class PostgresAgentDirectory:
             rows = await (await conn.execute(
                 "SELECT agent_id, tenant_id FROM agent_tenants WHERE agent_id = ANY(%s)", (missing,))).fetchall()
             self._cache.update(dict(rows))
+            if rows and self._redis is not None:
+                await self._redis.hset(AGENT_TENANTS_KEY, mapping=dict(rows))  # re-mirror after a Redis restart
         return {a: self._cache[a] for a in agents if a in self._cache}
 
     async def register(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, str]:
@@ -75,6 +79,7 @@ class PostgresAgentDirectory:
         known = await self.tenants_of(agents)
         if self._redis is not None and known:
             await self._redis.hset(AGENT_TENANTS_KEY, mapping=known)
+            await self._redis.publish(NOTIFY_CHANNEL, orjson.dumps({"a": list(known)}))
         return known
 
     async def close(self) -> None:

@@ -82,3 +82,16 @@ def wait_until(check: Callable[[], object], timeout_s: float = 20.0, what: str =
             return value
         time.sleep(0.05)
     raise AssertionError(f"{what} not reached within {timeout_s}s")
+
+
+def group_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Records of ``topic`` the consumer group has not committed yet (all partitions)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    ends = end_offsets(bootstrap, topic)
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
+    committed = admin.list_consumer_group_offsets([request])[group].result(timeout=10)
+    done = {tp.partition: max(tp.offset, 0) for tp in committed.topic_partitions}
+    return sum(end - done.get(p, 0) for p, end in ends.items())

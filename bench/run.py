@@ -1,0 +1,178 @@
+"""``make bench``: the spine's benchmarks, each beside its baseline measured in the same run.
+
+1. durable HTTP intake (wrk) vs a bare FastAPI endpoint (same wrk, same uvicorn settings) vs a raw
+   confluent-kafka producer (acks=all, idempotent, same record size);
+2. intake and command → read-model latency at a fixed 1,000 commands/s (open loop);
+3. projection rebuild events/s vs a raw COPY of the same rows into an identically indexed table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import time
+
+import psycopg
+from confluent_kafka import Producer
+
+from acgs.settings import REPO_ROOT, Settings
+from bench.loadgen import open_loop, wrk
+from infra.process import spawn, stop_process, wait_until
+from infra.supervisor import Platform
+from projections.inbox import COLUMNS, InboxProjection
+from projections.rebuild import rebuild
+from schemas.codec import AvroCodec
+
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def bench_settings() -> Settings:
+    return Settings(state_dir=REPO_ROOT / ".state" / "bench", kafka_port=29092, kafka_controller_port=29093,
+                    postgres_port=25433, redis_port=26380, http_port=28080, log_level="WARNING")
+
+
+def raw_producer(bootstrap: str, count: int, content_bytes: int) -> dict:
+    record = {"command_id": "5254ae5c-3e24-424f-9796-1284fbe35aed", "message_id": "6548d85a-813f-5c50-b937-202b3e2c8ead",
+              "tenant_id": "bench", "from_agent": "bench-s1", "to_agent": "bench-r1", "message_type": "command",
+              "priority": "normal", "content": "x" * content_bytes, "payload_json": None,
+              "constitutional_hash": "cdd01ef066bc6cf2", "conversation_id": None, "idempotency_key": None,
+              "correlation_id": "0b7e7a55-2f7c-4a52-a1ba-8c1b8c3f0d3e", "issued_at": 1}
+    value = AvroCodec().encode("acgs.commands", record)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                         "linger.ms": 1})
+    acked = [0]
+
+    def on_delivery(err, _msg) -> None:  # noqa: ANN001
+        if err is None:
+            acked[0] += 1
+
+    started = time.perf_counter()
+    for i in range(count):
+        while True:
+            try:
+                producer.produce("bench.raw", value=value, key=f"k{i % 64}", on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(60)
+    seconds = time.perf_counter() - started
+    return {"records": count, "acked": acked[0], "record_bytes": len(value), "records_per_s": acked[0] / seconds}
+
+
+def bare_fastapi(seconds: int, connections: int, port: int, log_dir) -> dict:  # noqa: ANN001
+    proc = spawn([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1", "--port", str(port),
+                  "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"],
+                 log_dir / "bare.log", cwd=REPO_ROOT)
+    try:
+        wait_until(lambda: __import__("httpx").get(f"http://127.0.0.1:{port}/docs").status_code == 200, 30,
+                   "bare FastAPI", proc)
+        wrk(f"http://127.0.0.1:{port}/api/v1/messages/send", 2, connections)  # warm-up
+        return wrk(f"http://127.0.0.1:{port}/api/v1/messages/send", seconds, connections)
+    finally:
+        stop_process(proc)
+
+
+def rebuild_vs_copy(settings: Settings) -> dict:
+    report = rebuild(InboxProjection(), settings.kafka_bootstrap, settings.postgres_dsn)
+    cols = ", ".join(COLUMNS)
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        rows = conn.execute(f"SELECT {cols} FROM inbox").fetchall()
+        conn.execute("DROP TABLE IF EXISTS copy_bench")
+        conn.execute(InboxProjection("copy_bench").ddl())
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY copy_bench ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        copy_s = time.perf_counter() - started
+        conn.execute("DROP TABLE copy_bench")
+        conn.commit()
+    return {"rebuild": report, "copy_rows": len(rows), "copy_rows_per_s": len(rows) / copy_s}
+
+
+def _caught_up(settings: Settings) -> bool:
+    from tests.integration.conftest import end_offsets
+
+    with psycopg.connect(settings.postgres_dsn) as conn:
+        stored = dict(((t, p), o) for t, p, o in conn.execute(
+            "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = 'inbox'"))
+    return all(stored.get(("agent.messages", p), 0) >= end
+               for p, end in end_offsets(settings.kafka_bootstrap, "agent.messages").items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=15, help="wrk duration per throughput run (default 15)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--rate", type=int, default=1000, help="fixed rate for the latency run (default 1000/s)")
+    parser.add_argument("--rate-seconds", type=int, default=10, help="duration of the fixed-rate run (default 10)")
+    parser.add_argument("--raw-records", type=int, default=200_000, help="records for the raw producer baseline")
+    parser.add_argument("--content-bytes", type=int, default=200, help="message content size (default 200)")
+    args = parser.parse_args(argv)
+
+    settings = bench_settings()
+    if settings.state_dir.exists():
+        shutil.rmtree(settings.state_dir)
+    platform = Platform(settings)
+    platform.start()
+    url = f"{settings.gateway_url}/api/v1/messages/send"
+    results: dict = {"args": vars(args)}
+    try:
+        print("intake through the gateway (wrk)...", flush=True)
+        wrk(url, 3, args.connections, content_bytes=args.content_bytes)  # warm-up: JIT-free, but caches/conns
+        results["intake"] = wrk(url, args.seconds, args.connections, content_bytes=args.content_bytes)
+        print("bare FastAPI baseline (wrk)...", flush=True)
+        results["bare_fastapi"] = bare_fastapi(args.seconds, args.connections, settings.http_port + 1,
+                                               settings.state_dir / "logs")
+        print("raw confluent-kafka producer baseline...", flush=True)
+        results["raw_producer"] = raw_producer(settings.kafka_bootstrap, args.raw_records, args.content_bytes)
+        print("waiting for projections to drain the intake run...", flush=True)
+        wait_until(lambda: _caught_up(settings), 600, "inbox projection caught up")
+        print(f"fixed rate {args.rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
+        results["fixed_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
+                                                      args.rate, args.rate_seconds,
+                                                      content_bytes=args.content_bytes))
+        wait_until(lambda: _caught_up(settings), 600, "inbox projection caught up")
+        print("projection rebuild vs raw COPY...", flush=True)
+        results["rebuild"] = rebuild_vs_copy(settings)
+    finally:
+        platform.stop()
+    report(results)
+    RESULTS.mkdir(exist_ok=True)
+    for run in ("intake", "bare_fastapi"):
+        results[run].pop("raw", None)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(r: dict) -> None:
+    intake, bare, raw = r["intake"], r["bare_fastapi"], r["raw_producer"]
+    fixed, rb = r["fixed_rate"], r["rebuild"]
+    lines = [
+        "| measurement | ACGS-2 | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| durable intake, commands/s (wrk, {r['args']['connections']} conns) | {intake['requests_per_s']:,.0f} "
+        f"| bare FastAPI {bare['requests_per_s']:,.0f} | {intake['requests_per_s'] / bare['requests_per_s']:.0%} |",
+        f"| intake P50 / P99 at saturation, ms | {intake['p50_ms']:.2f} / {intake['p99_ms']:.2f} "
+        f"| bare FastAPI {bare['p50_ms']:.2f} / {bare['p99_ms']:.2f} | |",
+        f"| Kafka appends/s (acks=all, {raw['record_bytes']} B records) | {intake['requests_per_s']:,.0f} "
+        f"| raw producer {raw['records_per_s']:,.0f} | {intake['requests_per_s'] / raw['records_per_s']:.0%} |",
+        f"| intake P50 / P99 at {fixed['rate']}/s, ms | {fixed['intake_p50_ms']:.2f} / {fixed['intake_p99_ms']:.2f} | | |",
+        f"| command → read model P50 / P99 at {fixed['rate']}/s, ms | {fixed['read_model_p50_ms']:.2f} / "
+        f"{fixed['read_model_p99_ms']:.2f} | | |",
+        f"| projection rebuild, events/s | {rb['rebuild']['events_per_second']:,.0f} "
+        f"| raw COPY {rb['copy_rows_per_s']:,.0f} rows/s | {rb['rebuild']['events_per_second'] / rb['copy_rows_per_s']:.0%} |",
+    ]
+    notes = [f"intake non-2xx: {intake['non_2xx']}, fixed-rate errors: {fixed['errors']}, "
+             f"never visible: {fixed['never_visible']}, rebuild events: {rb['rebuild']['events']}"]
+    print("\n".join(lines + [""] + notes))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

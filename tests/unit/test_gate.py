@@ -1,0 +1,91 @@
+"""The constitutional gate's decisions, with an in-memory agent directory."""
+
+from __future__ import annotations
+
+import asyncio
+
+from schemas.codec import AvroCodec
+from streams.directory import MemoryAgentDirectory
+from streams.gate import ConstitutionalGate, RawRecord
+
+HASH = "cdd01ef066bc6cf2"
+
+
+def _command(**overrides) -> dict:
+    record = {"command_id": "cmd-1", "message_id": "msg-1", "tenant_id": " ACME ", "from_agent": "a",
+              "to_agent": "b", "message_type": "command", "priority": "medium", "content": "hi",
+              "payload_json": None, "constitutional_hash": HASH, "conversation_id": None, "idempotency_key": None,
+              "correlation_id": "corr-1", "issued_at": 1}
+    record.update(overrides)
+    return record
+
+
+def _raw(value: bytes | None, offset: int = 7) -> RawRecord:
+    return RawRecord("acgs.commands", 1, offset, b"a", value, [("correlation_id", b"corr-1")])
+
+
+def _gate(directory=None) -> ConstitutionalGate:  # noqa: ANN001
+    return ConstitutionalGate(AvroCodec(), directory or MemoryAgentDirectory(), HASH, 1024)
+
+
+def _run(gate: ConstitutionalGate, raw: RawRecord):  # noqa: ANN202
+    return asyncio.run(gate.process(raw))
+
+
+def _decode(out) -> dict:  # noqa: ANN001
+    return AvroCodec().decode(out.value)[1]
+
+
+def test_an_accepted_command_yields_an_accepted_check_and_a_delivery_keyed_by_recipient():
+    outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command())))
+    assert [o.topic for o in outs] == ["constitutional.events", "agent.messages"]
+    check, delivered = (_decode(o) for o in outs)
+    assert check["outcome"] == "accepted" and check["tenant_id"] == "acme"
+    assert delivered["to_agent"] == "b" and delivered["priority"] == "normal" and outs[1].key == b"b"
+    assert dict(outs[1].headers)["correlation_id"] == b"corr-1"
+    assert dict(outs[1].headers)["causation_id"] == b"cmd-1"
+
+
+def test_processing_the_same_record_twice_yields_the_same_event_ids():
+    value = AvroCodec().encode("acgs.commands", _command())
+    first = [_decode(o)["event_id"] for o in _run(_gate(), _raw(value))]
+    second = [_decode(o)["event_id"] for o in _run(_gate(), _raw(value))]
+    assert first == second
+
+
+def test_a_wrong_or_missing_hash_yields_only_a_violation():
+    for presented in ("deadbeefdeadbeef", None):
+        outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(constitutional_hash=presented))))
+        assert [o.topic for o in outs] == ["constitutional.events"]
+        event = _decode(outs[0])
+        assert event["outcome"] == "violation" and event["code"] == "constitutional_hash_mismatch"
+
+
+def test_an_agent_stays_in_the_tenant_it_was_first_seen_in():
+    gate = _gate()
+    _run(gate, _raw(AvroCodec().encode("acgs.commands", _command())))
+    outs = _run(gate, _raw(AvroCodec().encode("acgs.commands", _command(command_id="cmd-2", tenant_id="other",
+                                                                        to_agent="c"))))
+    assert [_decode(o)["code"] for o in outs] == ["tenant_mismatch"]
+
+
+def test_garbage_goes_to_the_dead_letter_topic_with_the_original_bytes_and_where_it_came_from():
+    outs = _run(_gate(), _raw(b"garbage"))
+    assert [o.topic for o in outs] == ["acgs.dlq"]
+    dead = _decode(outs[0])
+    assert dead["original_value"] == b"garbage" and dead["source_offset"] == 7 and dead["error_code"] == "not_wire_format"
+    headers = dict(outs[0].headers)
+    assert headers["source_topic"] == b"acgs.commands" and headers["source_partition"] == b"1"
+
+
+def test_a_decodable_record_with_an_invalid_field_is_dead_lettered_and_rejected():
+    outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(message_type="gossip"))))
+    assert [o.topic for o in outs] == ["acgs.dlq", "constitutional.events"]
+    assert _decode(outs[1])["code"] == "invalid_message_type"
+
+
+def test_a_record_of_another_topic_schema_is_not_a_command():
+    event = {"event_id": "e", "command_id": "c", "tenant_id": None, "from_agent": None, "to_agent": None,
+             "outcome": "accepted", "rule": None, "code": None, "reason": None, "source": "stream", "checked_at": 1}
+    outs = _run(_gate(), _raw(AvroCodec().encode("constitutional.events", event)))
+    assert [o.topic for o in outs] == ["acgs.dlq"] and _decode(outs[0])["error_code"] == "unexpected_schema"
