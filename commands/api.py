@@ -23,11 +23,11 @@ _ERRORS = {
 }
 
 
-def get_intake(request: Request) -> MessageIntake:
+async def get_intake(request: Request) -> MessageIntake:
     return request.app.state.intake
 
 
-def correlation_id(request: Request) -> str:
+async def correlation_id(request: Request) -> str:
     return request.headers.get("x-correlation-id") or str(uuid.uuid4())
 
 

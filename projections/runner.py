@@ -5,7 +5,8 @@ Commit steps, in order, per batch:
   2. store the next offsets in ``projection_offsets`` — same transaction;
   3. COMMIT;
   4. refresh the Redis hot cache and wake long-polls (a lost wake-up only delays a poller to its deadline);
-  5. commit the offsets to Kafka too, asynchronously, for operators' lag tools (never read back).
+  5. at most once a second, commit the offsets to Kafka too, asynchronously, for operators' lag tools
+     (never read back; an OffsetCommit per batch would cost the broker more than the batch itself).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class ProjectionWorker:
         self._notifier = RedisNotifier(redis.Redis.from_url(redis_url))
         self._dead_letters = DeadLetters(bootstrap, self._codec, f"projection:{projection.name}")
         self._stop = threading.Event()
+        self._kafka_commit_at = 0.0
+        self._uncommitted: dict[tuple[str, int], int] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -100,7 +103,12 @@ class ProjectionWorker:
                 self._notifier.publish(changes)
             except redis.RedisError as exc:
                 log.warning("%s: Redis notify failed (pollers fall back to deadlines): %s", self.projection.name, exc)
-        consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in nexts.items()], asynchronous=True)
+        self._uncommitted.update(nexts)
+        if time.monotonic() >= self._kafka_commit_at:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()],
+                            asynchronous=True)
+            self._uncommitted.clear()
+            self._kafka_commit_at = time.monotonic() + 1.0
 
 
 def _reconnect(dsn: str) -> psycopg.Connection:
