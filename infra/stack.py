@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from acgs.settings import Settings
+from infra.chain import ChainServer, chain_id_of
 from infra.exceptions import StackError
 from infra.kafka import KafkaServer, kafka_metadata_ok
 from infra.postgres import PostgresServer, postgres_ok
@@ -23,6 +24,7 @@ class LocalStack:
     kafka: KafkaServer | None = None
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
+    chain: ChainServer | None = None
     started: list[str] = field(default_factory=list)
 
     def start(self) -> None:
@@ -33,6 +35,7 @@ class LocalStack:
             self._start_postgres(s)
             self._start_redis(s)
             self._start_kafka(s)
+            self._start_chain(s)
         except BaseException:
             self.stop()
             raise
@@ -62,13 +65,24 @@ class LocalStack:
         self.redis.start()
         self.started.append("redis")
 
+    def _start_chain(self, s: Settings) -> None:
+        if not (s.audit_enabled and s.anchoring_enabled):
+            return
+        if not s.chain_is_local:
+            wait_until(lambda: chain_id_of(s.eth_rpc) > 0, 30, "external chain (ETH_RPC_URL)")
+            return
+        self.chain = ChainServer(s.state_dir, s.chain_port, s.chain_block_interval_ms)
+        self.chain.start()
+        self.started.append("chain")
+
     def _write_endpoints(self) -> None:
         (self.settings.state_dir / "endpoints.json").write_text(json.dumps(self.endpoints(), indent=2))
 
     def endpoints(self) -> dict[str, str]:
         s = self.settings
         return {"kafka": s.kafka_bootstrap, "postgres": s.postgres_dsn, "redis": s.redis_dsn,
-                "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs"}
+                "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs",
+                **({"chain": _public_rpc(s.eth_rpc)} if s.audit_enabled and s.anchoring_enabled else {})}
 
     def stop(self) -> None:
         """Stop every service this stack started, newest first."""
@@ -82,11 +96,19 @@ class LocalStack:
         (self.settings.state_dir / "endpoints.json").unlink(missing_ok=True)
 
 
+def _public_rpc(url: str) -> str:
+    from streams.anchoring.deployment import public_rpc_url
+
+    return public_rpc_url(url)
+
+
 def check_ready(settings: Settings) -> dict[str, str | None]:
     """Probe each service once; map name → None when reachable, else the error text."""
     probes = {"kafka": lambda: kafka_metadata_ok(settings.kafka_bootstrap, 2.0),
               "postgres": lambda: postgres_ok(settings.postgres_dsn),
               "redis": lambda: redis_ok(settings.redis_dsn)}
+    if settings.audit_enabled and settings.anchoring_enabled:
+        probes["chain"] = lambda: chain_id_of(settings.eth_rpc) == settings.eth_chain_id
     result: dict[str, str | None] = {}
     for name, probe in probes.items():
         try:

@@ -43,6 +43,9 @@ except ImportError:  # eth-tester is a test-only dependency
         """Stands in so the ``except`` clauses below stay valid without eth-tester."""
 
 
+REVERT_ERRORS: tuple[type[Exception], ...] = (ContractLogicError, Web3RPCError, _EthTesterFailed)
+"""What web3 raises when a call or transaction reverts, on a JSON-RPC node or on eth-tester."""
+
 ARTIFACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "build" / "AuditAnchor.json"
 """The committed compile output; ``node contracts/compile.js --check`` proves it matches the source."""
 
@@ -72,6 +75,20 @@ class Anchor:
     checkpoint_hash: bytes  # SHA-256 of the signed checkpoint note
     timestamp: int  # block timestamp, seconds since the epoch
     submitter: str  # checksummed address
+
+
+@dataclass(frozen=True)
+class AnchoredEvent:
+    """One ``Anchored`` event with where it was mined."""
+
+    index: int
+    tree_size: int
+    root_hash: bytes
+    checkpoint_hash: bytes
+    submitter: str
+    transaction_hash: str
+    block_number: int
+    block_hash: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,39 @@ class AuditAnchorContract:
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
         )
+
+    def anchor_call(self, tree_size: int, root_hash: bytes, checkpoint_hash: bytes) -> ContractFunction:
+        """The unsent ``anchor`` call, for callers that manage nonce, gas and retries themselves."""
+        _check_tree_size(tree_size)
+        _check_hash("root_hash", root_hash)
+        _check_hash("checkpoint_hash", checkpoint_hash)
+        return self._contract.functions.anchor(tree_size, root_hash, checkpoint_hash)
+
+    def anchored_in(self, receipt: TxReceipt) -> AnchorReceipt:
+        """The anchor a successful ``anchor`` transaction appended, read from its ``Anchored`` event."""
+        (event,) = self._contract.events.Anchored().process_receipt(receipt)
+        return AnchorReceipt(
+            index=event["args"]["index"],
+            tree_size=event["args"]["treeSize"],
+            transaction_hash=receipt["transactionHash"].to_0x_hex(),
+            block_number=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+        )
+
+    def anchored_events(self, from_block: int = 0) -> list[AnchoredEvent]:
+        """Every ``Anchored`` event from ``from_block`` on, oldest first (to reconcile a read model)."""
+        events = self._contract.events.Anchored().get_logs(from_block=from_block)
+        return [AnchoredEvent(index=e["args"]["index"], tree_size=e["args"]["treeSize"],
+                              root_hash=bytes(e["args"]["rootHash"]),
+                              checkpoint_hash=bytes(e["args"]["checkpointHash"]),
+                              submitter=str(e["args"]["submitter"]),
+                              transaction_hash=e["transactionHash"].to_0x_hex(),
+                              block_number=e["blockNumber"], block_hash=e["blockHash"].to_0x_hex())
+                for e in events]
+
+    def translate_error(self, exc: Exception) -> Exception:
+        """The typed revert error for ``exc``, or ``exc`` itself when it is not a revert."""
+        return self._errors.translate_or_reraise(exc)
 
     def add_anchorer(self, address: str) -> None:
         """Owner only: allow ``address`` to anchor (no-op if it already may)."""

@@ -91,3 +91,42 @@ CONTRACT_ERRORS: dict[str, type[AnchorRevertedError]] = {
     "IndexOutOfRange": AnchorIndexOutOfRangeError,
 }
 """Solidity custom error name -> exception, built with the error's decoded arguments in order."""
+
+
+# --- Submitting from the anchoring worker -----------------------------------------
+
+
+class ChainUnavailableError(AnchoringError):
+    """The JSON-RPC endpoint did not answer after the retries; nothing was broadcast."""
+
+    def __init__(self, action: str, cause: Exception) -> None:
+        super().__init__(f"chain unreachable while trying to {action}: {type(cause).__name__}: {cause}")
+        self.action = action
+        self.cause = cause
+
+
+class ChainIdMismatchError(AnchoringError):
+    """The endpoint serves another chain than the configured one: refuse to sign for it."""
+
+    def __init__(self, got: int, want: int) -> None:
+        super().__init__(f"RPC endpoint serves chain id {got}, configured chain id is {want}")
+        self.got = got
+        self.want = want
+
+
+class TransactionNotMinedError(AnchoringError):
+    """A broadcast anchor transaction was dropped, replaced, or not mined in time."""
+
+    def __init__(self, tx_hash: str, reason: str) -> None:
+        super().__init__(f"transaction {tx_hash} not mined: {reason}")
+        self.tx_hash = tx_hash
+        self.reason = reason
+
+
+class AnchorForkError(AnchoringError):
+    """The chain's latest anchor is not a prefix of this log: anchoring stops rather than bless a fork."""
+
+    def __init__(self, tree_size: int, detail: str) -> None:
+        super().__init__(f"chain anchor at tree size {tree_size} does not match this log: {detail}")
+        self.tree_size = tree_size
+        self.detail = detail

@@ -142,3 +142,19 @@ class OriginMismatchError(NoteError):
 
 class InvalidKeyError(NoteError, ValueError):
     """A key or key name cannot be used for signing or verifying."""
+
+
+# --- The running log (stream processor and its database) --------------------------
+
+
+class LogStateError(AuditError):
+    """The stored log cannot be continued as configured."""
+
+
+class LogOriginMismatchError(LogStateError):
+    """The database holds the log of another origin than the one configured."""
+
+    def __init__(self, got: str, want: str) -> None:
+        super().__init__(f"the database holds the audit log {got!r}, configured origin is {want!r}")
+        self.got = got
+        self.want = want
