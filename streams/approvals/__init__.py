@@ -1,0 +1,1 @@
+"""The approvals writer: the single writer of the approval request aggregates of its partitions."""

@@ -1,0 +1,1 @@
+"""Governance in the stream: impact scoring and deliberation routing of accepted commands (see ``stage``)."""
