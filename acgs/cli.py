@@ -17,8 +17,11 @@ app = typer.Typer(help="ACGS-2: constitutional governance for AI agents, built a
 worker = typer.Typer(help="Run one stream or projection worker (normally started by `acgs run`).",
                      no_args_is_help=True)
 projections = typer.Typer(help="Inspect and rebuild read models.", no_args_is_help=True)
+audit = typer.Typer(help="The verifiable audit log: verify it independently, seal checkpoints, show its key.",
+                    no_args_is_help=True)
 app.add_typer(worker, name="worker")
 app.add_typer(projections, name="projections")
+app.add_typer(audit, name="audit")
 
 
 def _logging() -> None:
@@ -41,7 +44,11 @@ def run() -> None:
         ends = platform.stack.endpoints()
         typer.echo(f"ACGS-2 is up.\n  API:     {ends['gateway']}\n  Docs:    {ends['docs']}\n"
                    f"  Kafka:   {ends['kafka']}\n  Postgres: {ends['postgres']}\n  Redis:   {ends['redis']}\n"
-                   f"  Logs:    {settings.state_dir / 'logs'}\nPress Ctrl-C to stop.")
+                   f"  Logs:    {settings.state_dir / 'logs'}")
+        if "chain" in ends:
+            typer.echo(f"  Chain:   {ends['chain']} (chain id {settings.eth_chain_id}), AuditAnchor "
+                       f"{platform.extra_env.get('ANCHOR_CONTRACT_ADDRESS', settings.anchor_contract_address)}")
+        typer.echo("Audit checkpoints: `acgs audit public-key` prints the verifier key.\nPress Ctrl-C to stop.")
         platform.supervise()
     except StackError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -61,6 +68,10 @@ def status() -> None:
     settings = get_settings()
     ends = {"kafka": settings.kafka_bootstrap, "postgres": settings.postgres_dsn, "redis": settings.redis_dsn,
             "gateway": settings.gateway_url}
+    if settings.audit_enabled and settings.anchoring_enabled:
+        from streams.anchoring.deployment import public_rpc_url
+
+        ends["chain"] = public_rpc_url(settings.eth_rpc)
     ready = check_ready(settings)
     for name, endpoint in ends.items():
         state = "ok" if ready.get(name, None) is None else f"DOWN ({ready[name]})"
@@ -136,6 +147,89 @@ def worker_projections(only: Annotated[list[str] | None, typer.Option(help="run 
     names = only or list(PROJECTIONS)
     run_workers([ProjectionWorker(PROJECTIONS[n](), settings.kafka_bootstrap, settings.postgres_dsn,
                                   settings.redis_dsn) for n in names])
+
+
+@worker.command("audit")
+def worker_audit() -> None:
+    """The audit log: every event of the audited topics → one RFC 6962 leaf; signed checkpoints."""
+    from streams.audit.app import run as run_audit
+
+    _logging()
+    run_audit(get_settings())
+
+
+@worker.command("approvals")
+def worker_approvals() -> None:
+    """The approvals writer (single writer per approval.commands partition), SLA timers, notifications."""
+    from streams.approvals.worker import run as run_approvals
+
+    _logging()
+    run_approvals(get_settings())
+
+
+@worker.command("anchor")
+def worker_anchor() -> None:
+    """Anchor the newest checkpoint on chain, at most once per ACGS_ANCHOR_INTERVAL_S."""
+    from streams.anchoring.app import run as run_anchoring
+
+    _logging()
+    run_anchoring(get_settings())
+
+
+@audit.command("verify")
+def audit_verify(
+    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: configured)")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain (default: configured)")] = None,
+    contract: Annotated[str | None, typer.Option(help="AuditAnchor address (default: this stack's)")] = None,
+    public_key: Annotated[str | None, typer.Option(help="checkpoint verifier key (name+id+base64) or a file "
+                                                        "holding it (default: this stack's)")] = None,
+    origin: Annotated[str | None, typer.Option(help="expected log origin (default: the key name)")] = None,
+    logs_topic: Annotated[str, typer.Option(help="topic of the leaves")] = "audit.logs",
+    checkpoints_topic: Annotated[str, typer.Option(help="topic of the checkpoints")] = "audit.checkpoints",
+) -> None:
+    """Verify the log from Kafka, the chain and the public key alone; exit 1 on any mismatch."""
+    from acgs.audit_commands import verify
+
+    raise typer.Exit(verify(get_settings(), bootstrap, rpc_url, contract, public_key, origin, logs_topic,
+                            checkpoints_topic))
+
+
+@audit.command("checkpoint")
+def audit_checkpoint(timeout: Annotated[float, typer.Option(help="seconds to wait for the worker")] = 10.0) -> None:
+    """Seal a checkpoint now (asks the audit worker) and print its signed note."""
+    from acgs.audit_commands import seal
+
+    raise typer.Exit(seal(get_settings(), timeout))
+
+
+@audit.command("public-key")
+def audit_public_key() -> None:
+    """Print the checkpoint verifier key auditors need (never the private key)."""
+    from acgs.audit_commands import show_public_key
+
+    raise typer.Exit(show_public_key(get_settings()))
+
+
+@app.command()
+def replay(
+    topic: Annotated[list[str] | None, typer.Option(help="topic to replay (repeatable) (default: audited)")] = None,
+    from_offset: Annotated[int | None, typer.Option(help="start offset in every partition")] = None,
+    from_time: Annotated[str | None, typer.Option(help="start time: unix ms or ISO 8601")] = None,
+    to_time: Annotated[str | None, typer.Option(help="end time (exclusive): unix ms or ISO 8601")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="verify each event against the anchored log")] = False,
+    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: configured)")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain (default: configured)")] = None,
+    contract: Annotated[str | None, typer.Option(help="AuditAnchor address (default: this stack's)")] = None,
+    public_key: Annotated[str | None, typer.Option(help="checkpoint verifier key (default: this stack's)")] = None,
+) -> None:
+    """Stream a range of events as JSON lines; with --verify, each with its proof against the anchored log."""
+    from acgs.audit_commands import replay as run_replay
+
+    if from_offset is not None and from_time is not None:
+        typer.echo("error: give --from-offset or --from-time, not both", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_replay(get_settings(), topic, from_offset, from_time, to_time, verify, bootstrap, rpc_url,
+                                contract, public_key))
 
 
 @projections.command("list")

@@ -17,15 +17,21 @@ from psycopg_pool import AsyncConnectionPool
 from acgs.metrics import COMMANDS_REFUSED, HTTP_LATENCY, HTTP_REQUESTS
 from acgs.settings import Settings, get_settings
 from commands import api as command_routes
+from commands import approvals_api, notifications_api
+from commands.approval_service import ApprovalCommands
 from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
 from commands.exceptions import IntakeError
 from commands.intake import MessageIntake
 from commands.kafka_log import KafkaCommandLog
-from query_api import ops, routes, schema_registry
+from query_api import audit, ops, routes, schema_registry
+from query_api import approvals as approval_routes
+from query_api import governance as governance_routes
+from query_api.audit_service import AuditService
 from query_api.ops import ProjectionLagCollector
 from query_api.read_model import PostgresReadModel
 from query_api.wakeups import Wakeups
 from schemas.codec import AvroCodec
+from streams.scoring import RoutingPolicy
 
 log = logging.getLogger("acgs.gateway")
 
@@ -136,24 +142,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.read_model = PostgresReadModel(state.pool)
         state.wakeups = Wakeups(state.redis, on_agents_registered=agents.forget_misses)
         state.wakeups.start()
+        state.settings = settings
+        state.approval_commands = ApprovalCommands(state.log, AvroCodec(), state.pool, state.wakeups,
+                                                   settings.approval_wait_ms)
+        state.model_reader = governance_routes.ModelReader(state.pool)
+        state.routing_policy = RoutingPolicy(settings.impact_threshold, settings.impact_threshold_per_tenant,
+                                             settings.impact_threshold_per_message_type)
         lag = ProjectionLagCollector(settings.kafka_bootstrap, settings.postgres_dsn)
         REGISTRY.register(lag)
+        state.audit = AuditService(settings)
+        state.audit.open()
         try:
             yield
         finally:
+            state.audit.close()
             REGISTRY.unregister(lag)
             await state.wakeups.stop()
             state.log.close()
             await state.pool.close()
             await state.redis.aclose()
 
+    # FastAPI's native OpenTelemetry hooks cost an environment lookup per request even when unconfigured;
+    # this gateway exports Prometheus metrics instead.
     app = FastAPI(title="ACGS-2 gateway", version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="Commands in (appended to Kafka as Avro), read models out. "
                               "Schema registry read API under /schema-registry.")
     install_error_handlers(app)
     app.include_router(command_routes.router)
     app.include_router(routes.router)
     app.include_router(schema_registry.router)
+    app.include_router(audit.router)
     app.include_router(ops.router)
+    app.include_router(approvals_api.router)
+    app.include_router(approval_routes.router)
+    app.include_router(governance_routes.router)
+    app.include_router(notifications_api.router)
     app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
     return app

@@ -5,7 +5,12 @@ from __future__ import annotations
 import psycopg
 
 from projections.registry import all_ddl
+from streams.anchoring.pg_anchors import ANCHORS_DDL
+from streams.approvals.store import APPROVALS_DDL
+from streams.audit.pg_store import AUDIT_DDL
 from streams.directory import DDL as DIRECTORY_DDL
+from streams.governance.model_store import MODEL_DDL
+from streams.notifications.jobs import NOTIFY_DDL
 
 
 def migrate(dsn: str) -> None:
@@ -15,3 +20,6 @@ def migrate(dsn: str) -> None:
             conn.execute("SELECT pg_advisory_xact_lock(4242)")
             conn.execute(DIRECTORY_DDL)
             conn.execute(all_ddl())
+            conn.execute(AUDIT_DDL)
+            conn.execute(ANCHORS_DDL)
+            conn.execute(APPROVALS_DDL + NOTIFY_DDL + MODEL_DDL)

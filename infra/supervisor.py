@@ -14,6 +14,7 @@ import httpx
 
 from acgs.migrate import migrate
 from acgs.settings import Settings
+from infra.chain import ensure_contract
 from infra.exceptions import StackError
 from infra.process import require_free_port, spawn, stop_process, wait_until
 from infra.stack import LocalStack
@@ -24,6 +25,9 @@ COMPONENTS = {
     "gateway": ["-m", "acgs.cli", "gateway"],
     "gate": ["-m", "acgs.cli", "worker", "gate"],
     "projections": ["-m", "acgs.cli", "worker", "projections"],
+    "audit": ["-m", "acgs.cli", "worker", "audit"],
+    "approvals": ["-m", "acgs.cli", "worker", "approvals"],
+    "anchor": ["-m", "acgs.cli", "worker", "anchor"],
 }
 
 
@@ -32,6 +36,7 @@ class Platform:
     settings: Settings
     stack: LocalStack | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # learnt while starting (the contract address)
 
     def start(self) -> None:
         s = self.settings
@@ -41,7 +46,8 @@ class Platform:
         try:
             migrate(s.postgres_dsn)
             ensure_topics(s.kafka_bootstrap, s.topic_partitions)
-            for name in COMPONENTS:
+            self._prepare_audit_log()
+            for name in self.components():
                 self.start_component(name)
             wait_until(self._gateway_ready, 60, f"gateway on {s.gateway_url}", self.procs["gateway"],
                        self.log_path("gateway"))
@@ -49,11 +55,27 @@ class Platform:
             self.stop()
             raise
 
+    def components(self) -> list[str]:
+        s = self.settings
+        skipped = set() if s.audit_enabled else {"audit", "anchor"}
+        if not s.anchoring_enabled or s.anchor_signing_key is None:  # no key: anchors can be read, not made
+            skipped.add("anchor")
+        return [n for n in COMPONENTS if n not in skipped]
+
+    def _prepare_audit_log(self) -> None:
+        from streams.audit.keys import ensure_dev_signing_key
+
+        s = self.settings
+        if s.audit_signing_key is None:
+            ensure_dev_signing_key(s.state_dir)  # before the workers start, so they all read one key
+        if s.audit_enabled and s.anchoring_enabled:
+            self.extra_env.update(ensure_contract(s))
+
     def log_path(self, name: str):  # noqa: ANN201
         return self.settings.state_dir / "logs" / f"{name}.log"
 
     def start_component(self, name: str) -> subprocess.Popen:
-        env = self.settings.child_env()
+        env = {**self.settings.child_env(), **self.extra_env}
         self.procs[name] = spawn([PYTHON, *COMPONENTS[name]], self.log_path(name), env=env)
         return self.procs[name]
 

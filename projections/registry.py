@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from projections.approvals import ApprovalsProjection
 from projections.base import OFFSETS_DDL, Projection
 from projections.command_status import CommandStatusProjection
+from projections.governance import GovernanceDecisionsProjection
 from projections.inbox import InboxProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
     InboxProjection.name: InboxProjection,
     CommandStatusProjection.name: CommandStatusProjection,
+    ApprovalsProjection.name: ApprovalsProjection,
+    GovernanceDecisionsProjection.name: GovernanceDecisionsProjection,
 }
 
 

@@ -17,6 +17,8 @@ class CommandStatus(BaseModel):
     partition: int | None = None
     offset: int | None = None
     updated_at: int | None = None
+    approval_id: str | None = None
+    impact_score: float | None = None
 
 
 class InboxMessage(BaseModel):

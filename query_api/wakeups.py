@@ -59,6 +59,8 @@ class Wakeups:
                         self._fire(f"cmd:{command_id}")
                     for tenant, agent in note.get("i", ()):
                         self._fire(f"inbox:{tenant}:{agent}")
+                    for request_id in note.get("r", ()):
+                        self._fire(f"approval-result:{request_id}")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis restarts: resubscribe, pollers still time out

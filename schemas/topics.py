@@ -8,6 +8,13 @@ COMMANDS = "acgs.commands"
 AGENT_MESSAGES = "agent.messages"
 CONSTITUTIONAL_EVENTS = "constitutional.events"
 DLQ = "acgs.dlq"
+AUDIT_LOGS = "audit.logs"
+AUDIT_CHECKPOINTS = "audit.checkpoints"
+AUDIT_ANCHORS = "audit.anchors"
+GOVERNANCE_DECISIONS = "governance.decisions"
+APPROVAL_COMMANDS = "approval.commands"
+APPROVAL_EVENTS = "approval.events"
+GOVERNANCE_ANOMALIES = "governance.anomalies"
 
 # An audit log: never compacted, never deleted by time or size.
 _KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
@@ -30,4 +37,18 @@ TOPICS: tuple[TopicSpec, ...] = (
               "outcome of every constitutional check: accepted, or violation with rule and reason"),
     TopicSpec(DLQ, "the original record key",
               "records no processor could decode or validate, with the original bytes and the error"),
+    TopicSpec(AUDIT_LOGS, "the log's origin: the whole audit log sits in one partition, in leaf order",
+              "one record per leaf of the RFC 6962 audit log over every audited event topic"),
+    TopicSpec(AUDIT_CHECKPOINTS, "the log's origin",
+              "signed checkpoints (C2SP signed notes) of the audit log, each with its consistency proof"),
+    TopicSpec(AUDIT_ANCHORS, "the log's origin",
+              "checkpoints anchored on chain by the AuditAnchor contract: chain id, contract, tx hash, block"),
+    TopicSpec(GOVERNANCE_DECISIONS, "the command id",
+              "impact score and route of every accepted command (kind=routed), then the human outcome (kind=outcome)"),
+    TopicSpec(APPROVAL_COMMANDS, "the approval id: one request's commands reach its single writer in order",
+              "commands to approval requests (request, vote, delegate) from the gateway and the gate"),
+    TopicSpec(APPROVAL_EVENTS, "the approval id (same partition as its commands)",
+              "every state change of every approval request aggregate, written by its partition's single writer"),
+    TopicSpec(GOVERNANCE_ANOMALIES, "the agent id (anomaly) or `impact-model` (drift)",
+              "per-agent behaviour anomalies and drift of the impact model's error against human decisions"),
 )

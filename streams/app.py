@@ -17,9 +17,21 @@ import redis.exceptions
 
 from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
-from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DLQ
+from schemas.topics import (
+    AGENT_MESSAGES,
+    APPROVAL_COMMANDS,
+    COMMANDS,
+    CONSTITUTIONAL_EVENTS,
+    DLQ,
+    GOVERNANCE_ANOMALIES,
+    GOVERNANCE_DECISIONS,
+)
 from streams.directory import PostgresAgentDirectory
 from streams.gate import PROCESSOR, ConstitutionalGate, RawRecord
+from streams.governance.learner import Learner
+from streams.governance.model_store import PostgresModelStore
+from streams.governance.stage import GovernanceStage
+from streams.scoring import RoutingPolicy
 
 log = logging.getLogger("acgs.streams.gate")
 
@@ -41,13 +53,36 @@ def create_app(settings: Settings) -> faust.App:
     )
     source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)
     sinks = {name: app.topic(name, key_type=bytes, value_type=bytes)
-             for name in (AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, DLQ)}
+             for name in (AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, DLQ, GOVERNANCE_DECISIONS, APPROVAL_COMMANDS,
+                          GOVERNANCE_ANOMALIES)}
     redis_client = aioredis.Redis.from_url(settings.redis_dsn)
     directory = PostgresAgentDirectory(settings.postgres_dsn, redis_client)
-    gate = ConstitutionalGate(AvroCodec(), directory, settings.constitutional_hash, settings.max_content_bytes)
+    codec = AvroCodec()
+    governance = GovernanceStage(
+        codec, RoutingPolicy(settings.impact_threshold, settings.impact_threshold_per_tenant,
+                             settings.impact_threshold_per_message_type),
+        settings.governance_reviewers, settings.deliberation_sla_seconds)
+    gate = ConstitutionalGate(codec, directory, settings.constitutional_hash, settings.max_content_bytes, governance)
+    learner = Learner(governance, PostgresModelStore(settings.postgres_dsn), codec)
+
+    @app.task(on_leader=False)
+    async def restore_model() -> None:
+        """Restore the newest model checkpoint before scoring (the agents wait for it)."""
+        await learner.ready()
+
+    @app.agent(app.topic(GOVERNANCE_DECISIONS, key_type=bytes, value_type=bytes), name="impact-learner")
+    async def impact_learner(stream):  # noqa: ANN001 - faust's stream type
+        """Human outcomes (kind=outcome) become labelled examples; routed decisions are skipped undecoded."""
+        async for event in stream.events():
+            message = event.message
+            if dict(message.headers or []).get("kind") != b"outcome":
+                continue
+            for topic, key, value in await learner.learn(message.value):
+                await sinks[topic].send(key=key, value=value)
 
     @app.agent(source, name=PROCESSOR)
     async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
+        await learner.ready()
         async for event in stream.events():
             message = event.message
             raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,

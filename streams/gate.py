@@ -16,6 +16,7 @@ from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
 from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DLQ
 from streams.directory import AgentDirectory
+from streams.governance.stage import GovernanceStage
 
 PROCESSOR = "constitutional-gate"
 
@@ -47,8 +48,9 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
 
 class ConstitutionalGate:
     def __init__(self, codec: AvroCodec, directory: AgentDirectory, constitutional_hash: str,
-                 max_content_bytes: int) -> None:
+                 max_content_bytes: int, governance: GovernanceStage | None = None) -> None:
         self.codec = codec
+        self.governance = governance  # None: every accepted command is delivered (no impact scoring)
         self.directory = directory
         self.constitutional_hash = constitutional_hash
         self.max_content_bytes = max_content_bytes
@@ -115,10 +117,16 @@ class ConstitutionalGate:
             "outcome": "accepted", "rule": None, "code": None, "reason": None, "source": "stream",
             "checked_at": now,
         }
-        return [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
-                       self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
-                Output(AGENT_MESSAGES, record["to_agent"].encode(), self.codec.encode(AGENT_MESSAGES, delivered),
-                       headers)]
+        outputs = [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
+                          self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers)]
+        staged = self.governance.stage(record, delivered, headers) if self.governance is not None else None
+        if staged is None or staged.route == "auto":
+            outputs.append(Output(AGENT_MESSAGES, record["to_agent"].encode(),
+                                  self.codec.encode(AGENT_MESSAGES, delivered), headers))
+        if staged is not None:
+            # Held commands: no delivery now; the approvals writer releases ``delivered`` on approval.
+            outputs.extend(Output(topic, key, value, headers + extra) for topic, key, value, extra in staged.records)
+        return outputs
 
     def dead_letter(self, raw: RawRecord, code: str, error: str) -> Output:
         return self.dead_letter_for(self.codec, raw, code, error, PROCESSOR)

@@ -1,0 +1,43 @@
+"""One contract for the agent directory port, run against the in-memory fake and the Postgres adapter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streams.directory import MemoryAgentDirectory, PostgresAgentDirectory
+from tests.integration.conftest import unique
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def directory(request, platform):  # noqa: ANN001
+    if request.param == "memory":
+        return MemoryAgentDirectory()
+    return PostgresAgentDirectory(platform.settings.postgres_dsn, None)
+
+
+def test_an_unknown_agent_has_no_tenant(directory):
+    assert asyncio.run(directory.tenants_of([unique("nobody")])) == {}
+
+
+def test_registering_makes_the_first_tenant_stick(directory):
+    agent = unique("agent")
+
+    async def scenario() -> tuple[dict, dict, dict]:
+        first = await directory.register("tenant-a", [agent], "cmd-1")
+        second = await directory.register("tenant-b", [agent], "cmd-2")
+        return first, second, await directory.tenants_of([agent])
+
+    first, second, known = asyncio.run(scenario())
+    assert first == second == known == {agent: "tenant-a"}
+
+
+def test_lookups_return_only_known_agents(directory):
+    known, unknown = unique("known"), unique("unknown")
+
+    async def scenario() -> dict:
+        await directory.register("tenant-a", [known], "cmd-1")
+        return await directory.tenants_of([known, unknown])
+
+    assert asyncio.run(scenario()) == {known: "tenant-a"}
