@@ -31,7 +31,9 @@ RESULTS = REPO_ROOT / "bench" / "results"
 
 def bench_settings() -> Settings:
     return Settings(state_dir=REPO_ROOT / ".state" / "bench", kafka_port=29092, kafka_controller_port=29093,
-                    postgres_port=25433, redis_port=26380, http_port=28080, log_level="WARNING")
+                    postgres_port=25433, redis_port=26380, http_port=28080, log_level="WARNING",
+                    # The spine alone: the audit and anchoring workers have their own bench (audit_bench.py).
+                    audit_enabled=False, anchoring_enabled=False)
 
 
 def raw_producer(bootstrap: str, count: int, content_bytes: int) -> dict:
