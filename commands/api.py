@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from commands import rules
+from commands.ids import new_id
 from commands.intake import MessageIntake
 from commands.models import ErrorResponse, SendMessageAccepted, SendMessageRequest, ValidateRequest, ValidateResponse
 
@@ -28,7 +28,7 @@ async def get_intake(request: Request) -> MessageIntake:
 
 
 async def correlation_id(request: Request) -> str:
-    return request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    return request.headers.get("x-correlation-id") or new_id()
 
 
 @router.post("/messages/send", status_code=202, response_model=SendMessageAccepted, responses=_ERRORS)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from commands import rules
+from commands.ids import new_id
 from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
 from commands.exceptions import CommandLogUnavailable, ConstitutionalViolation, InvalidCommand, TenantMismatch
 from commands.kafka_log import KafkaCommandLog
@@ -87,7 +88,7 @@ class MessageIntake:
     @staticmethod
     def _command_id(tenant_id: str, req: SendMessageRequest) -> str:
         if req.idempotency_key is None:
-            return str(uuid.uuid4())
+            return new_id()
         name = f"{tenant_id}\x00{req.from_agent}\x00{req.idempotency_key}"
         return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
 

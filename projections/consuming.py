@@ -21,8 +21,11 @@ def make_consumer(bootstrap: str, group_id: str, **extra: object) -> Consumer:
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
+        # librdkafka prefetches continuously: with fetch.min.bytes=1 a busy topic gets one fetch per record or
+        # two, and on 2 cores the broker's share of CPU then starves everything else. Waiting up to 10 ms for
+        # 32 KiB costs at most 10 ms of latency and cuts fetches under load by an order of magnitude.
         "fetch.wait.max.ms": 10,
-        "fetch.min.bytes": 1,
+        "fetch.min.bytes": 32768,
         "queued.min.messages": 20000,
         "log_level": 3,
         **extra,

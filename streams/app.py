@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger=0.001,
+        # aiokafka encodes each produce request in Python: at 1 ms linger a busy gate spent a quarter of its
+        # time building requests of one or two records. 5 ms batches them at a bounded latency cost.
+        producer_linger=0.005,
         broker_commit_interval=0.5,
         stream_wait_empty=False,
     )

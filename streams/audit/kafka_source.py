@@ -35,7 +35,7 @@ class KafkaLogSource:
     def _consumer(self) -> Consumer:
         return Consumer({"bootstrap.servers": self._bootstrap, "group.id": f"acgs-audit-verify-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 0,
-                         "fetch.wait.max.ms": 50, "queued.min.messages": 50000})
+                         "fetch.wait.max.ms": 500, "queued.min.messages": 50000})
 
     def close(self) -> None:
         self._meta.close()
