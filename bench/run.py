@@ -118,12 +118,29 @@ def drain(settings: Settings, backlog: int) -> dict:
     return {"backlog": backlog, "seconds": round(seconds, 2), "commands_per_s": backlog / max(seconds, 1e-9)}
 
 
+def intake_alone(platform: Platform, url: str, seconds: int, connections: int, content_bytes: int) -> dict:
+    """Durable intake with every downstream worker stopped (SIGSTOP): the write path's own capacity."""
+    import os
+    import signal
+
+    workers = [p for name, p in platform.procs.items() if name != "gateway"]
+    for proc in workers:
+        os.killpg(proc.pid, signal.SIGSTOP)
+    try:
+        return wrk(url, seconds, connections, content_bytes=content_bytes)
+    finally:
+        for proc in workers:
+            os.killpg(proc.pid, signal.SIGCONT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per throughput run (default 15)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--rate", type=int, default=1000, help="fixed rate for the latency run (default 1000/s)")
+    parser.add_argument("--sustainable-rate", type=int, default=200,
+                        help="second fixed rate, below the pipeline's capacity (default 200/s)")
     parser.add_argument("--rate-seconds", type=int, default=10, help="duration of the fixed-rate run (default 10)")
     parser.add_argument("--raw-records", type=int, default=200_000, help="records for the raw producer baseline")
     parser.add_argument("--content-bytes", type=int, default=200, help="message content size (default 200)")
@@ -144,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         print("draining the pipeline (gate + projections capacity)...", flush=True)
         backlog = int(results["intake"]["requests_per_s"] * args.seconds)
         results["drain"] = drain(settings, backlog)
+        print("intake with the downstream workers paused (gateway + Kafka alone)...", flush=True)
+        results["intake_alone"] = intake_alone(platform, url, args.seconds, args.connections, args.content_bytes)
+        wait_until(lambda: _drained(settings), 900, "pipeline drained")
         print("bare FastAPI baseline (wrk)...", flush=True)
         results["bare_fastapi"] = bare_fastapi(args.seconds, args.connections, settings.http_port + 1,
                                                settings.state_dir / "logs")
@@ -154,13 +174,18 @@ def main(argv: list[str] | None = None) -> int:
                                                       args.rate, args.rate_seconds,
                                                       content_bytes=args.content_bytes))
         wait_until(lambda: _drained(settings), 900, "pipeline drained")
+        print(f"fixed rate {args.sustainable_rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
+        results["sustainable_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
+                                                            args.sustainable_rate, args.rate_seconds,
+                                                            content_bytes=args.content_bytes))
+        wait_until(lambda: _drained(settings), 900, "pipeline drained")
         print("projection rebuild vs raw COPY...", flush=True)
         results["rebuild"] = rebuild_vs_copy(settings)
     finally:
         platform.stop()
     report(results)
     RESULTS.mkdir(exist_ok=True)
-    for run in ("intake", "bare_fastapi"):
+    for run in ("intake", "intake_alone", "bare_fastapi"):
         results[run].pop("raw", None)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     return 0
@@ -168,12 +193,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(r: dict) -> None:
     intake, bare, raw = r["intake"], r["bare_fastapi"], r["raw_producer"]
-    fixed, rb = r["fixed_rate"], r["rebuild"]
+    fixed, rb, low, alone = r["fixed_rate"], r["rebuild"], r["sustainable_rate"], r["intake_alone"]
     lines = [
         "| measurement | ACGS-2 | baseline | ratio |",
         "|---|---|---|---|",
         f"| durable intake, commands/s (wrk, {r['args']['connections']} conns) | {intake['requests_per_s']:,.0f} "
         f"| bare FastAPI {bare['requests_per_s']:,.0f} | {intake['requests_per_s'] / bare['requests_per_s']:.0%} |",
+        f"| durable intake, downstream workers paused, commands/s | {alone['requests_per_s']:,.0f} "
+        f"| bare FastAPI {bare['requests_per_s']:,.0f} | {alone['requests_per_s'] / bare['requests_per_s']:.0%} |",
         f"| intake P50 / P99 at saturation, ms | {intake['p50_ms']:.2f} / {intake['p99_ms']:.2f} "
         f"| bare FastAPI {bare['p50_ms']:.2f} / {bare['p99_ms']:.2f} | |",
         f"| Kafka appends/s (acks=all, {raw['record_bytes']} B records) | {intake['requests_per_s']:,.0f} "
@@ -182,6 +209,9 @@ def report(r: dict) -> None:
         f"| intake P50 / P99 at {fixed['rate']}/s, ms | {fixed['intake_p50_ms']:.2f} / {fixed['intake_p99_ms']:.2f} | | |",
         f"| command → read model P50 / P99 at {fixed['rate']}/s, ms | {fixed['read_model_p50_ms']:.2f} / "
         f"{fixed['read_model_p99_ms']:.2f} | | |",
+        f"| intake P50 / P99 at {low['rate']}/s, ms | {low['intake_p50_ms']:.2f} / {low['intake_p99_ms']:.2f} | | |",
+        f"| command → read model P50 / P99 at {low['rate']}/s, ms | {low['read_model_p50_ms']:.2f} / "
+        f"{low['read_model_p99_ms']:.2f} | | |",
         f"| projection rebuild, events/s | {rb['rebuild']['events_per_second']:,.0f} "
         f"| raw COPY {rb['copy_rows_per_s']:,.0f} rows/s | {rb['rebuild']['events_per_second'] / rb['copy_rows_per_s']:.0%} |",
     ]
