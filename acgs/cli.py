@@ -38,6 +38,8 @@ def run() -> None:
     settings = get_settings()
     platform = Platform(settings)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C must stop the platform however it was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         typer.echo("starting the local stack (first run fetches Kafka and may take a minute)...")
         platform.start()
