@@ -60,6 +60,7 @@ class MessageIntake:
     agents: RedisAgentDirectory
     idempotency: RedisIdempotencyStore
     statuses: RedisStatusCache
+    idempotency_wait_s: float = 10.0  # how long a replay waits for the first request's append to finish
 
     async def send(self, req: SendMessageRequest, correlation_id: str) -> dict:
         tenant_id = rules.normalize_tenant_id(req.tenant_id)
@@ -69,7 +70,7 @@ class MessageIntake:
             return await self._append(req, tenant_id, command_id, correlation_id)
         key = f"{tenant_id}:{command_id}"
         if not await self.idempotency.claim(key):
-            previous = await self.idempotency.answer(key, wait_s=self.log_timeout_s)
+            previous = await self.idempotency.answer(key, wait_s=self.idempotency_wait_s)
             if previous is not None:
                 return previous
             raise CommandLogUnavailable("idempotency_in_flight", "the first request with this key has not finished")
@@ -80,10 +81,6 @@ class MessageIntake:
             raise
         await self.idempotency.complete(key, answer)
         return answer
-
-    @property
-    def log_timeout_s(self) -> float:
-        return 10.0
 
     @staticmethod
     def _command_id(tenant_id: str, req: SendMessageRequest) -> str:

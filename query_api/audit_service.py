@@ -151,13 +151,18 @@ class AuditService:
 
     # --- proofs -----------------------------------------------------------------------------------------
 
+    def _proof_size(self, conn: psycopg.Connection, requested: int | None, name: str) -> int:
+        """The tree size a proof is for: as requested (checked against the log), else the latest checkpoint's."""
+        size = _log_size(conn)
+        if requested is None:
+            latest = pg_store.latest_checkpoint(conn, self._origin)
+            requested = latest.tree_size if latest is not None else size
+        _check_size(requested, size, name)
+        return requested
+
     def inclusion(self, leaf_index: int, tree_size: int | None) -> dict[str, Any]:
         with self._pool.connection() as conn:
-            size = _log_size(conn)
-            if tree_size is None:
-                latest = pg_store.latest_checkpoint(conn, self._origin)
-                tree_size = latest.tree_size if latest is not None else size
-            _check_size(tree_size, size, "tree_size")
+            tree_size = self._proof_size(conn, tree_size, "tree_size")
             if not 0 <= leaf_index < tree_size:
                 raise QueryError(422, "leaf_index_out_of_range",
                                  f"leaf_index {leaf_index} must be below tree_size {tree_size}")
@@ -169,11 +174,7 @@ class AuditService:
 
     def consistency(self, first: int, second: int | None) -> dict[str, Any]:
         with self._pool.connection() as conn:
-            size = _log_size(conn)
-            if second is None:
-                latest = pg_store.latest_checkpoint(conn, self._origin)
-                second = latest.tree_size if latest is not None else size
-            _check_size(second, size, "second")
+            second = self._proof_size(conn, second, "second")
             if not 0 < first <= second:
                 raise QueryError(422, "tree_size_out_of_range", f"need 0 < first <= second, got {first}, {second}")
             log = _open_log(conn, second)
