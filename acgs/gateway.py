@@ -21,6 +21,8 @@ from commands import approvals_api, notifications_api
 from commands.approval_service import ApprovalCommands
 from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
 from commands.exceptions import IntakeError
+from commands.hot_route import HotSendRoute
+from commands.http_errors import error_body, validation_failure
 from commands.intake import MessageIntake
 from commands.kafka_log import KafkaCommandLog
 from query_api import audit, ops, routes, schema_registry
@@ -35,28 +37,15 @@ from streams.scoring import RoutingPolicy
 
 log = logging.getLogger("acgs.gateway")
 
-# pydantic error types → our machine-readable codes
-_VALIDATION_CODES = {"json_invalid": "malformed_json", "extra_forbidden": "unknown_field", "missing": "missing_field",
-                     "enum": "invalid_enum", "literal_error": "invalid_enum", "string_too_long": "field_too_long"}
-
-
 def error(status: int, code: str, message: str, headers: dict | None = None, **details: object) -> JSONResponse:
-    body: dict = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message, **details), status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in exc.errors()]
-        first = errors[0]["type"] if errors else "validation_error"
-        code = _VALIDATION_CODES.get(first, "validation_error")
-        if code == "malformed_json":
-            return error(400, code, "request body is not valid JSON", errors=errors)
-        return error(422, code, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['message']}" for e in errors),
-                     errors=errors)
+        status, body = validation_failure(exc.errors())
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(IntakeError)
     async def on_intake(_: Request, exc: IntakeError) -> JSONResponse:
@@ -179,4 +168,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(governance_routes.router)
     app.include_router(notifications_api.router)
     app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
+    # Added last, so outermost: the intake's hot path skips the middleware and routing above.
+    app.add_middleware(HotSendRoute, max_body=settings.max_body_bytes)
     return app

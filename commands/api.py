@@ -34,7 +34,11 @@ async def correlation_id(request: Request) -> str:
 @router.post("/messages/send", status_code=202, response_model=SendMessageAccepted, responses=_ERRORS)
 async def send_message(body: SendMessageRequest, intake: Annotated[MessageIntake, Depends(get_intake)],
                        corr: Annotated[str, Depends(correlation_id)]) -> JSONResponse:
-    """Append an agent message to ``acgs.commands``; answers once Kafka has acknowledged it (acks=all)."""
+    """Append an agent message to ``acgs.commands``; answers once Kafka has acknowledged it (acks=all).
+
+    In the gateway this path is answered by ``commands.hot_route.HotSendRoute`` before FastAPI routes it; this
+    route describes it in OpenAPI and serves it wherever the router is mounted without that middleware.
+    """
     answer = await intake.send(body, corr)
     return JSONResponse(answer, status_code=202)
 

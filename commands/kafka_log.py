@@ -1,7 +1,8 @@
 """Appending records to Kafka from asyncio: a confluent-kafka idempotent producer (acks=all).
 
-Delivery reports arrive on librdkafka's thread; each resolves the asyncio future of its append, so an
-HTTP handler answers only once the broker has acknowledged the record.
+Delivery reports arrive on librdkafka's thread. They are queued there and handed to each event loop in one
+wake-up per poll (not one per record), and each resolves the asyncio future of its append, so an HTTP
+handler answers only once the broker has acknowledged the record.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Producer
@@ -17,20 +19,11 @@ from acgs.metrics import PRODUCE_LATENCY
 from commands.exceptions import CommandLogUnavailable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Appended:
     topic: str
     partition: int
     offset: int
-
-
-def _resolve(future: asyncio.Future, err: KafkaError | None, topic: str, partition: int, offset: int) -> None:
-    if future.done():
-        return
-    if err is not None:
-        future.set_exception(CommandLogUnavailable("kafka_unavailable", f"Kafka did not acknowledge: {err.str()}"))
-    else:
-        future.set_result(Appended(topic, partition, offset))
 
 
 class KafkaCommandLog:
@@ -51,6 +44,9 @@ class KafkaCommandLog:
             "error_cb": self._on_error,
             "log_level": 3,
         })
+        # (loop, future, error, message, produced at) of acknowledged appends, filled on the poller thread
+        self._reports: deque = deque()
+        self._latency: dict[str, object] = {}
         self._running = True
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-delivery", daemon=True)
         self._poller.start()
@@ -61,7 +57,37 @@ class KafkaCommandLog:
 
     def _poll_loop(self) -> None:
         while self._running:
-            self._producer.poll(0.1)
+            if self._producer.poll(0.1) and self._reports:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give each event loop its delivery reports in one call_soon_threadsafe."""
+        batches: dict[asyncio.AbstractEventLoop, list] = {}
+        reports = self._reports
+        while reports:
+            report = reports.popleft()
+            batches.setdefault(report[0], []).append(report)
+        for loop, batch in batches.items():
+            try:
+                loop.call_soon_threadsafe(self._resolve, batch)
+            except RuntimeError:  # that loop is closed: nobody waits for these appends any more
+                pass
+
+    def _resolve(self, batch: list) -> None:  # runs on the event loop
+        now = time.perf_counter()
+        for _, future, err, msg, started in batch:
+            if future.done():
+                continue
+            topic = msg.topic()
+            if err is not None:
+                future.set_exception(CommandLogUnavailable("kafka_unavailable",
+                                                           f"Kafka did not acknowledge: {err.str()}"))
+                continue
+            future.set_result(Appended(topic, msg.partition(), msg.offset()))
+            histogram = self._latency.get(topic)
+            if histogram is None:
+                histogram = self._latency[topic] = PRODUCE_LATENCY.labels(topic)
+            histogram.observe(now - started)
 
     @property
     def available(self) -> bool:
@@ -85,21 +111,31 @@ class KafkaCommandLog:
         self._check_available()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Appended] = loop.create_future()
+        started = time.perf_counter()
+        reports = self._reports
 
         def on_delivery(err: KafkaError | None, msg) -> None:  # runs on the poller thread
-            loop.call_soon_threadsafe(_resolve, future, err, msg.topic(), msg.partition(), msg.offset())
+            reports.append((loop, future, err, msg, started))
 
         try:
             self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
         except BufferError:
             raise CommandLogUnavailable("kafka_backpressure", "producer queue is full; retry later") from None
-        started = time.perf_counter()
-        # librdkafka enforces message.timeout.ms; the extra second only guards against a lost callback.
-        appended = await asyncio.wait_for(future, timeout=self._timeout_ms / 1000 + 1.0)
-        PRODUCE_LATENCY.labels(topic).observe(time.perf_counter() - started)
-        return appended
+        # librdkafka enforces message.timeout.ms; the extra second only guards against a lost report.
+        guard = loop.call_later(self._timeout_ms / 1000 + 1.0, _expire, future)
+        try:
+            return await future
+        finally:
+            guard.cancel()
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
         self._running = False
         self._poller.join(timeout=2)
+        if self._reports:
+            self._hand_over()
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(CommandLogUnavailable("kafka_unavailable", "no acknowledgement from Kafka in time"))
