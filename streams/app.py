@@ -1,7 +1,8 @@
 """Composition root of the stream worker: the faust app that runs the constitutional gate.
 
-Delivery is at-least-once: faust flushes the producer before it commits source offsets (see faust's
-``Consumer.commit``), and the gate's outputs carry deterministic ids, so a replay after a crash only
+Delivery is at-least-once: the gate takes its source records in batches, publishes a batch's outputs through
+librdkafka and waits for the broker's acknowledgement of all of them before faust acknowledges (and later
+commits) the batch's source offsets. The outputs carry deterministic ids, so a replay after a crash only
 repeats identical events, which every projection ignores.
 """
 
@@ -26,7 +27,9 @@ from schemas.topics import (
     GOVERNANCE_ANOMALIES,
     GOVERNANCE_DECISIONS,
 )
+from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
+from streams.exceptions import PublishError
 from streams.gate import PROCESSOR, ConstitutionalGate, RawRecord
 from streams.governance.learner import Learner
 from streams.governance.model_store import PostgresModelStore
@@ -34,6 +37,10 @@ from streams.governance.stage import GovernanceStage
 from streams.scoring import RoutingPolicy
 
 log = logging.getLogger("acgs.streams.gate")
+
+# A batch closes at GATE_BATCH records or GATE_BATCH_WAIT_S after it opened, whichever comes first.
+GATE_BATCH = 500
+GATE_BATCH_WAIT_S = 0.005
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -82,18 +89,35 @@ def create_app(settings: Settings) -> faust.App:
             for topic, key, value in await learner.learn(message.value):
                 await sinks[topic].send(key=key, value=value)
 
+    publisher = AsyncBatchPublisher(settings.kafka_bootstrap, "acgs-gate")
+
     @app.agent(source, name=PROCESSOR)
     async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
+        """Batches of up to GATE_BATCH records: decide each, publish all outputs, then faust acks the batch."""
         await learner.ready()
-        async for event in stream.events():
-            message = event.message
-            raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
-                            list(message.headers or []))
-            outputs = await _process(gate, raw)
-            for out in outputs:
-                await sinks[out.topic].send(key=out.key, value=out.value, headers=out.headers)
+        async for events in stream.take_events(GATE_BATCH, within=GATE_BATCH_WAIT_S):
+            outputs = []
+            for event in events:
+                message = event.message
+                raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
+                                list(message.headers or []))
+                outputs.extend(await _process(gate, raw))
+            await _publish(publisher, outputs)
 
     return app
+
+
+async def _publish(publisher: AsyncBatchPublisher, outputs: list) -> None:
+    """Publish until acknowledged: the batch's source records are acked only after this returns."""
+    delay = 0.1
+    while True:
+        try:
+            return await publisher.publish(outputs)
+        except PublishError as exc:
+            # Re-sending is safe: every output id is derived from its command, so projections keep one copy.
+            log.warning("gate outputs not acknowledged, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def _process(gate: ConstitutionalGate, raw: RawRecord) -> list:
