@@ -12,10 +12,11 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from streams.exceptions import PublishError
 from streams.gate import Output
+from streams.kafka_publisher import acked_producer
 
 
 class _Batch:
@@ -49,15 +50,7 @@ class _Batch:
 class AsyncBatchPublisher:
     def __init__(self, bootstrap: str, client_id: str, linger_ms: int = 2, timeout_s: float = 30.0) -> None:
         self._timeout_s = timeout_s
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "client.id": client_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": linger_ms,
-            "message.timeout.ms": int(timeout_s * 1000),
-            "log_level": 3,
-        })
+        self._producer = acked_producer(bootstrap, client_id, linger_ms, timeout_s)
         self._running = True
         self._poller = threading.Thread(target=self._poll_loop, name=f"{client_id}-delivery", daemon=True)
         self._poller.start()

@@ -11,21 +11,26 @@ from schemas.codec import AvroCodec
 from streams.exceptions import PublishError
 
 
+def acked_producer(bootstrap: str, client_id: str, linger_ms: int, timeout_s: float) -> Producer:
+    """An idempotent producer whose records count as written only once all in-sync replicas have them."""
+    return Producer({
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": linger_ms,
+        "message.timeout.ms": int(timeout_s * 1000),
+        "log_level": 3,
+    })
+
+
 class KafkaPublisher:
     """Publishes a batch and returns once the broker acknowledged all of it, or raises PublishError."""
 
     def __init__(self, bootstrap: str, codec: AvroCodec, client_id: str, timeout_s: float = 30.0) -> None:
         self._codec = codec
         self._timeout_s = timeout_s
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "client.id": client_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 2,
-            "message.timeout.ms": int(timeout_s * 1000),
-            "log_level": 3,
-        })
+        self._producer = acked_producer(bootstrap, client_id, linger_ms=2, timeout_s=timeout_s)
 
     def publish(self, topic: str, records: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
         """Append ``(key, record)`` pairs to ``topic`` in order; raise PublishError unless all are acknowledged."""
