@@ -62,7 +62,7 @@ class PostgresServer:
         self._chown(self.data_dir)
         result = subprocess.run(
             _as_postgres([str(bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                          "-E", "UTF8", "--no-instructions"]),
+                          "-E", "UTF8", "--locale=C", "--no-instructions"]),
             capture_output=True, text=True,
         )
         if result.returncode != 0:

@@ -47,6 +47,11 @@ class ApprovalsProjection(Projection):
             created_at   timestamptz NOT NULL,
             updated_at   timestamptz NOT NULL
         );
+        """
+
+    def index_ddl(self) -> str:
+        t = self.table
+        return f"""
         CREATE INDEX IF NOT EXISTS {t}_by_tenant ON {t} (tenant_id, status, created_at);
         CREATE INDEX IF NOT EXISTS {t}_by_approver ON {t} USING gin (approvers);
         """

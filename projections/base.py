@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -24,9 +24,12 @@ CREATE TABLE IF NOT EXISTS projection_offsets (
 """
 
 
-@dataclass(frozen=True)
-class Event:
-    """One decoded record of an event topic, with where it sits in the log."""
+class Event(NamedTuple):
+    """One decoded record of an event topic, with where it sits in the log.
+
+    A named tuple, not a frozen dataclass: one is built per record read, and a rebuild is bound by Python's
+    per-record work.
+    """
 
     topic: str
     partition: int
@@ -53,7 +56,15 @@ class Projection(ABC):
 
     @abstractmethod
     def ddl(self) -> str:
-        """CREATE TABLE/INDEX IF NOT EXISTS statements for ``self.table``; index names derive from it."""
+        """CREATE TABLE IF NOT EXISTS for ``self.table`` with its primary key (which ``apply`` relies on)."""
+
+    def index_ddl(self) -> str:
+        """CREATE INDEX IF NOT EXISTS for the read paths; index names derive from ``self.table``.
+
+        Kept apart from ``ddl`` so a rebuild can build them once over the loaded table (a sort) instead of
+        maintaining them row by row while it loads.
+        """
+        return ""
 
     @abstractmethod
     def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:

@@ -33,6 +33,11 @@ class GovernanceDecisionsProjection(Projection):
             decided_at     bigint NOT NULL,
             PRIMARY KEY (command_id, kind)
         );
+        """
+
+    def index_ddl(self) -> str:
+        t = self.table
+        return f"""
         CREATE INDEX IF NOT EXISTS {t}_by_time ON {t} (decided_at);
         """
 

@@ -39,6 +39,11 @@ class InboxProjection(Projection):
             issued_at       bigint NOT NULL,
             delivered_at    bigint NOT NULL
         );
+        """
+
+    def index_ddl(self) -> str:
+        t = self.table
+        return f"""
         CREATE INDEX IF NOT EXISTS {t}_by_agent ON {t} (tenant_id, agent_id, msg_offset);
         """
 

@@ -17,4 +17,4 @@ PROJECTIONS: dict[str, type[Projection]] = {
 
 
 def all_ddl() -> str:
-    return OFFSETS_DDL + "".join(cls().ddl() for cls in PROJECTIONS.values())
+    return OFFSETS_DDL + "".join(p.ddl() + p.index_ddl() for p in (cls() for cls in PROJECTIONS.values()))
