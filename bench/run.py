@@ -119,19 +119,33 @@ def drain(settings: Settings, backlog: int) -> dict:
     return {"backlog": backlog, "seconds": round(seconds, 2), "commands_per_s": backlog / max(seconds, 1e-9)}
 
 
-def intake_alone(platform: Platform, url: str, seconds: int, connections: int, content_bytes: int) -> dict:
-    """Durable intake with every downstream worker stopped (SIGSTOP): the write path's own capacity."""
+def _appended(settings: Settings) -> int:
+    from tests.integration.conftest import end_offsets
+
+    return sum(end_offsets(settings.kafka_bootstrap, "acgs.commands").values())
+
+
+def intake_alone(platform: Platform, settings: Settings, url: str, seconds: int, connections: int,
+                 content_bytes: int) -> tuple[dict, dict]:
+    """Durable intake with every downstream worker stopped (SIGSTOP): the write path's own capacity.
+
+    The commands accepted meanwhile are a backlog; timing the resumed workers through it gives the
+    pipeline's capacity (gate + projections + Postgres) with the gateway idle.
+    """
     import os
     import signal
 
     workers = [p for name, p in platform.procs.items() if name != "gateway"]
+    before = _appended(settings)
     for proc in workers:
         os.killpg(proc.pid, signal.SIGSTOP)
     try:
-        return wrk(url, seconds, connections, content_bytes=content_bytes)
+        result = wrk(url, seconds, connections, content_bytes=content_bytes)
     finally:
+        backlog = _appended(settings) - before
         for proc in workers:
             os.killpg(proc.pid, signal.SIGCONT)
+    return result, drain(settings, backlog)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,12 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         wrk(url, 3, args.connections, content_bytes=args.content_bytes)  # warm-up: broker JIT, connections
         wait_until(lambda: _drained(settings), 900, "pipeline drained after warm-up")
         results["intake"] = wrk(url, args.seconds, args.connections, content_bytes=args.content_bytes)
-        print("draining the pipeline (gate + projections capacity)...", flush=True)
-        backlog = int(results["intake"]["requests_per_s"] * args.seconds)
-        results["drain"] = drain(settings, backlog)
-        print("intake with the downstream workers paused (gateway + Kafka alone)...", flush=True)
-        results["intake_alone"] = intake_alone(platform, url, args.seconds, args.connections, args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained")
+        print("intake with the downstream workers paused (gateway + Kafka alone), then their drain...", flush=True)
+        results["intake_alone"], results["drain"] = intake_alone(platform, settings, url, args.seconds,
+                                                                 args.connections, args.content_bytes)
         print("bare FastAPI baseline (wrk)...", flush=True)
         results["bare_fastapi"] = bare_fastapi(args.seconds, args.connections, settings.http_port + 1,
                                                settings.state_dir / "logs")
@@ -206,7 +218,8 @@ def report(r: dict) -> None:
         f"| bare FastAPI {bare['p50_ms']:.2f} / {bare['p99_ms']:.2f} | |",
         f"| Kafka appends/s (acks=all, {raw['record_bytes']} B records) | {intake['requests_per_s']:,.0f} "
         f"| raw producer {raw['records_per_s']:,.0f} | {intake['requests_per_s'] / raw['records_per_s']:.0%} |",
-        f"| gate + projections draining the intake backlog, commands/s | {r['drain']['commands_per_s']:,.0f} | | |",
+        f"| gate + projections draining a backlog of {r['drain']['backlog']:,} commands, commands/s "
+        f"| {r['drain']['commands_per_s']:,.0f} | | |",
         f"| intake P50 / P99 at {fixed['rate']}/s, ms | {fixed['intake_p50_ms']:.2f} / {fixed['intake_p99_ms']:.2f} | | |",
         f"| command → read model P50 / P99 at {fixed['rate']}/s, ms | {fixed['read_model_p50_ms']:.2f} / "
         f"{fixed['read_model_p99_ms']:.2f} | | |",

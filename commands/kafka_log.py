@@ -19,6 +19,9 @@ from acgs.metrics import PRODUCE_LATENCY
 from commands.exceptions import CommandLogUnavailable
 
 
+LINGER_MS = 4
+
+
 @dataclass(frozen=True, slots=True)
 class Appended:
     topic: str
@@ -37,7 +40,9 @@ class KafkaCommandLog:
             "client.id": client_id,
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 1,
+            # Each produce request costs the broker far more CPU than a record in it; at 1 ms a busy gateway
+            # sent one or two records per request.
+            "linger.ms": LINGER_MS,
             "message.timeout.ms": timeout_ms,
             "socket.connection.setup.timeout.ms": 2000,
             "reconnect.backoff.max.ms": 500,

@@ -14,6 +14,11 @@ from schemas.exceptions import CodecError
 log = logging.getLogger("acgs.projections")
 
 
+# A topic that sees a record now and then (votes, approval commands): the broker answers a fetch as soon as one
+# record arrives, or after half a second, so an idle consumer costs two requests a second, not a hundred.
+LOW_VOLUME_FETCH = {"fetch.min.bytes": 1, "fetch.wait.max.ms": 500}
+
+
 def make_consumer(bootstrap: str, group_id: str, **extra: object) -> Consumer:
     return Consumer({
         "bootstrap.servers": bootstrap,

@@ -27,6 +27,7 @@ from schemas.topics import (
     GOVERNANCE_ANOMALIES,
     GOVERNANCE_DECISIONS,
 )
+from streams import faust_transport
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
 from streams.exceptions import PublishError
@@ -46,7 +47,7 @@ GATE_BATCH_WAIT_S = 0.005
 def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         "acgs-constitutional-gate",
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"{faust_transport.SCHEME}://{settings.kafka_bootstrap}",
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
