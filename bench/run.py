@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per throughput run (default 15)")
+    parser.add_argument("--warmup-seconds", type=int, default=25,
+                        help="closed-loop load before measuring, so the JVM's JIT is done (default 25)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--rate", type=int, default=1000, help="fixed rate for the latency run (default 1000/s)")
     parser.add_argument("--sustainable-rate", type=int, default=200,
@@ -170,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"args": vars(args)}
     try:
         print("intake through the gateway (wrk)...", flush=True)
-        wrk(url, 3, args.connections, content_bytes=args.content_bytes)  # warm-up: broker JIT, connections
+        # Warm-up: the broker's JIT compiler alone took ~40% of its CPU in runs shorter than this, which is a
+        # start-up cost, not a per-command one; connections and caches warm up too.
+        wrk(url, args.warmup_seconds, args.connections, content_bytes=args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained after warm-up")
         results["intake"] = wrk(url, args.seconds, args.connections, content_bytes=args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained")
