@@ -19,21 +19,16 @@ import redis.exceptions
 from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
 from schemas.topics import (
-    AGENT_MESSAGES,
-    APPROVAL_COMMANDS,
     COMMANDS,
-    CONSTITUTIONAL_EVENTS,
-    DLQ,
-    GOVERNANCE_ANOMALIES,
-    GOVERNANCE_DECISIONS,
 )
 from streams import faust_transport
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
 from streams.exceptions import PublishError
-from streams.gate import PROCESSOR, ConstitutionalGate, RawRecord
+from streams.gate import PROCESSOR, ConstitutionalGate, Output, RawRecord
 from streams.governance.learner import Learner
 from streams.governance.model_store import PostgresModelStore
+from streams.governance.outcome_feed import OutcomeFeed
 from streams.governance.stage import GovernanceStage
 from streams.scoring import RoutingPolicy
 
@@ -55,16 +50,11 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        # aiokafka encodes each produce request in Python: at 1 ms linger a busy gate spent a quarter of its
-        # time building requests of one or two records. 5 ms batches them at a bounded latency cost.
-        producer_linger=0.005,
+        # Outputs go through librdkafka (streams/batch_publisher.py); faust's own producer stays idle.
         broker_commit_interval=0.5,
         stream_wait_empty=False,
     )
     source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)
-    sinks = {name: app.topic(name, key_type=bytes, value_type=bytes)
-             for name in (AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, DLQ, GOVERNANCE_DECISIONS, APPROVAL_COMMANDS,
-                          GOVERNANCE_ANOMALIES)}
     redis_client = aioredis.Redis.from_url(settings.redis_dsn)
     directory = PostgresAgentDirectory(settings.postgres_dsn, redis_client)
     codec = AvroCodec()
@@ -80,17 +70,22 @@ def create_app(settings: Settings) -> faust.App:
         """Restore the newest model checkpoint before scoring (the agents wait for it)."""
         await learner.ready()
 
-    @app.agent(app.topic(GOVERNANCE_DECISIONS, key_type=bytes, value_type=bytes), name="impact-learner")
-    async def impact_learner(stream):  # noqa: ANN001 - faust's stream type
-        """Human outcomes (kind=outcome) become labelled examples; routed decisions are skipped undecoded."""
-        async for event in stream.events():
-            message = event.message
-            if dict(message.headers or []).get("kind") != b"outcome":
-                continue
-            for topic, key, value in await learner.learn(message.value):
-                await sinks[topic].send(key=key, value=value)
-
     publisher = AsyncBatchPublisher(settings.kafka_bootstrap, "acgs-gate")
+
+    async def learn(value: bytes) -> None:
+        drift = [Output(topic, key, event, []) for topic, key, event in await learner.learn(value)]
+        await _publish(publisher, drift)
+
+    @app.task(on_leader=False)
+    async def impact_learner() -> None:
+        """Human outcomes (kind=outcome on governance.decisions) become labelled examples, on this loop."""
+        await learner.ready()
+        feed = OutcomeFeed(settings.kafka_bootstrap, asyncio.get_running_loop(), learn)
+        feed.start()
+        try:
+            await asyncio.Event().wait()  # until the worker stops and cancels this task
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, feed.stop)
 
     @app.agent(source, name=PROCESSOR)
     async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
