@@ -72,7 +72,6 @@ class ProjectionWorker:
         self._kafka_commit_at = 0.0
         self._uncommitted: dict[tuple[str, int], int] = {}
         self._applied: dict[str, dict[tuple[str, int], int]] = {p.name: {} for p in projections}
-        self._consumer: Consumer | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -93,7 +92,7 @@ class ProjectionWorker:
 
     def run(self) -> None:
         self._conn = _connect(self._dsn)
-        consumer = self._consumer = make_consumer(self._bootstrap, self._group_id)
+        consumer = make_consumer(self._bootstrap, self._group_id)
         consumer.subscribe(self._topics, on_assign=self._on_assign)
         try:
             while not self._stop.is_set():

@@ -16,8 +16,9 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import TopicPartition
 
+from projections.base import next_offsets
 from projections.consuming import make_consumer, poll_batch
 from schemas.topics import GOVERNANCE_DECISIONS
 
@@ -58,7 +59,8 @@ class OutcomeFeed:
                     if is_outcome(msg.headers()):
                         self._learn(msg.value())
                 if messages:
-                    consumer.store_offsets(offsets=_next_positions(messages))
+                    nexts = next_offsets([(m.topic(), m.partition(), m.offset()) for m in messages])
+                    consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in nexts.items()])
         finally:
             consumer.close()  # commits what was stored
 
@@ -78,10 +80,3 @@ class OutcomeFeed:
                     log.warning("learning from an outcome failed, retrying: %s", exc)
                     self._stop.wait(1.0)
                     break
-
-
-def _next_positions(messages: list[Message]) -> list[TopicPartition]:
-    nexts: dict[tuple[str, int], int] = {}
-    for msg in messages:
-        nexts[(msg.topic(), msg.partition())] = msg.offset() + 1
-    return [TopicPartition(t, p, o) for (t, p), o in nexts.items()]
