@@ -19,6 +19,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from acgs.settings import REPO_ROOT, Settings
+from bench import cpu
 from bench.loadgen import open_loop, wrk
 from infra.process import spawn, stop_process, wait_until
 from infra.supervisor import Platform
@@ -36,13 +37,18 @@ def bench_settings() -> Settings:
                     audit_enabled=False, anchoring_enabled=False)
 
 
+def command_record(content_bytes: int, command_id: str = "5254ae5c-3e24-424f-9796-1284fbe35aed",
+                   message_id: str = "6548d85a-813f-5c50-b937-202b3e2c8ead", agent: int = 1) -> dict:
+    """A valid ``acgs.commands`` record, as the gateway would append it."""
+    return {"command_id": command_id, "message_id": message_id, "tenant_id": "bench", "from_agent": f"bench-s{agent}",
+            "to_agent": f"bench-r{agent}", "message_type": "command", "priority": "normal",
+            "content": "x" * content_bytes, "payload_json": None, "constitutional_hash": "cdd01ef066bc6cf2",
+            "conversation_id": None, "idempotency_key": None,
+            "correlation_id": "0b7e7a55-2f7c-4a52-a1ba-8c1b8c3f0d3e", "issued_at": 1}
+
+
 def raw_producer(bootstrap: str, count: int, content_bytes: int) -> dict:
-    record = {"command_id": "5254ae5c-3e24-424f-9796-1284fbe35aed", "message_id": "6548d85a-813f-5c50-b937-202b3e2c8ead",
-              "tenant_id": "bench", "from_agent": "bench-s1", "to_agent": "bench-r1", "message_type": "command",
-              "priority": "normal", "content": "x" * content_bytes, "payload_json": None,
-              "constitutional_hash": "cdd01ef066bc6cf2", "conversation_id": None, "idempotency_key": None,
-              "correlation_id": "0b7e7a55-2f7c-4a52-a1ba-8c1b8c3f0d3e", "issued_at": 1}
-    value = AvroCodec().encode("acgs.commands", record)
+    value = AvroCodec().encode("acgs.commands", command_record(content_bytes))
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "linger.ms": 1})
     acked = [0]
@@ -187,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         print("raw confluent-kafka producer baseline...", flush=True)
         results["raw_producer"] = raw_producer(settings.kafka_bootstrap, args.raw_records, args.content_bytes)
         print(f"fixed rate {args.rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
+        cpu_before = cpu.snapshot()
         results["fixed_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
                                                       args.rate, args.rate_seconds,
                                                       content_bytes=args.content_bytes))
         wait_until(lambda: _drained(settings), 900, "pipeline drained")
+        results["cpu_us_per_command"] = cpu.per_command(cpu_before, cpu.snapshot(), args.rate * args.rate_seconds)
         print(f"fixed rate {args.sustainable_rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
         results["sustainable_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
                                                             args.sustainable_rate, args.rate_seconds,
@@ -233,6 +241,9 @@ def report(r: dict) -> None:
         f"| projection rebuild, events/s | {rb['rebuild']['events_per_second']:,.0f} "
         f"| raw COPY {rb['copy_rows_per_s']:,.0f} rows/s | {rb['rebuild']['events_per_second'] / rb['copy_rows_per_s']:.0%} |",
     ]
+    shares = ", ".join(f"{group} {us:,.0f}" for group, us in r["cpu_us_per_command"].items() if group != "total")
+    lines.append(f"| CPU per command at {fixed['rate']}/s, µs (all processes, then by process) "
+                 f"| {r['cpu_us_per_command']['total']:,.0f} | {shares} | |")
     notes = [f"intake non-2xx: {intake['non_2xx']}, fixed-rate errors: {fixed['errors']}, "
              f"never visible: {fixed['never_visible']}, rebuild events: {rb['rebuild']['events']}"]
     print("\n".join(lines + [""] + notes))
