@@ -1,24 +1,24 @@
 """Load generators for the benchmark: wrk (closed loop, max throughput) and an open-loop fixed-rate client.
 
-The open-loop client measures latency from each request's *scheduled* send time, so a slow server cannot
-hide its queueing delay (no coordinated omission).
+The open-loop client (``bench/openloop``, Go) measures latency from each request's *scheduled* send time, so
+a slow server cannot hide its queueing delay (no coordinated omission).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
-import redis.asyncio as aioredis
 
+from acgs.settings import REPO_ROOT
 from commands.directory import NOTIFY_CHANNEL
 
 LUA = Path(__file__).resolve().parent / "send.lua"
+OPENLOOP_SRC = Path(__file__).resolve().parent / "openloop"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -36,74 +36,38 @@ def wrk(url: str, seconds: int, connections: int, threads: int = 1, content_byte
     return result
 
 
-def _request(host: str, port: int, i: int, content: str) -> bytes:
-    body = orjson.dumps({"from_agent": f"fixed-s{i % 64}", "to_agent": f"fixed-r{i % 64}", "tenant_id": "bench",
-                         "message_type": "command", "priority": "normal", "content": content,
-                         "constitutional_hash": "cdd01ef066bc6cf2"})
-    return (f"POST /api/v1/messages/send HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+def openloop_binary() -> Path:
+    """Build ``bench/openloop`` (Go, standard library only) into the state dir when its source is newer."""
+    out = REPO_ROOT / ".state" / "bin" / "openloop"
+    newest = max(f.stat().st_mtime for f in OPENLOOP_SRC.iterdir())
+    if not out.exists() or out.stat().st_mtime < newest:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "build", "-o", str(out), "."], cwd=OPENLOOP_SRC, check=True,
+                       env={**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"})
+    return out
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-    return status, await reader.readexactly(length)
-
-
-def _pct(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
 
 
-async def open_loop(host: str, port: int, redis_url: str, rate: int, seconds: int, connections: int = 48,
-                    content_bytes: int = 200) -> dict:
-    """Send ``rate`` commands/s for ``seconds``; report intake latency and command→read-model latency."""
-    visible: dict[str, float] = {}
-    client = aioredis.Redis.from_url(redis_url)
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(NOTIFY_CHANNEL)
+def open_loop(host: str, port: int, redis_url: str, rate: int, seconds: int, connections: int = 48,
+              content_bytes: int = 200) -> dict:
+    """Send ``rate`` commands/s for ``seconds`` (``bench/openloop``); intake and command→read-model latency.
 
-    async def watch() -> None:
-        async for note in pubsub.listen():
-            now = time.perf_counter()
-            for command_id in orjson.loads(note["data"]).get("c", ()):
-                visible.setdefault(command_id, now)
-
-    watcher = asyncio.create_task(watch())
-    free: asyncio.Queue = asyncio.Queue()
-    for _ in range(connections):
-        free.put_nowait(await asyncio.open_connection(host, port))
-    content = "x" * content_bytes
-    scheduled: dict[str, float] = {}
-    intake: list[float] = []
-    errors = 0
-    total = rate * seconds
-    t0 = time.perf_counter() + 0.2
-
-    async def one(i: int) -> None:
-        nonlocal errors
-        sched = t0 + i / rate
-        await asyncio.sleep(max(0.0, sched - time.perf_counter()))
-        reader, writer = await free.get()
-        writer.write(_request(host, port, i, content))
-        status, body = await _read_response(reader)
-        done = time.perf_counter()
-        free.put_nowait((reader, writer))
-        if status != 202:
-            errors += 1
-            return
-        intake.append((done - sched) * 1000)
-        scheduled[orjson.loads(body)["command_id"]] = sched
-
-    await asyncio.gather(*(one(i) for i in range(total)))
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline and any(c not in visible for c in scheduled):
-        await asyncio.sleep(0.05)
-    watcher.cancel()
-    await client.aclose()
-    to_read_model = [(visible[c] - s) * 1000 for c, s in scheduled.items() if c in visible]
-    return {"rate": rate, "seconds": seconds, "sent": total, "errors": errors,
-            "intake_p50_ms": _pct(intake, 0.50), "intake_p99_ms": _pct(intake, 0.99),
-            "read_model_p50_ms": _pct(to_read_model, 0.50), "read_model_p99_ms": _pct(to_read_model, 0.99),
-            "never_visible": len(scheduled) - len(to_read_model)}
+    ``trace`` in the answer holds, per command id, the wall-clock times (s) it was scheduled, answered and
+    seen final in the read model, for ``bench.hops`` to split the latency by stage."""
+    redis = urlsplit(redis_url)
+    out = subprocess.run([str(openloop_binary()), "-host", host, "-port", str(port), "-rate", str(rate),
+                          "-seconds", str(seconds), "-connections", str(connections),
+                          "-content-bytes", str(content_bytes), "-redis", f"{redis.hostname}:{redis.port or 6379}",
+                          "-channel", NOTIFY_CHANNEL], capture_output=True, check=True).stdout
+    answer = orjson.loads(out)
+    trace = {c: (scheduled, answered, visible) for c, scheduled, answered, visible in answer["trace"]}
+    intake = [(answered - scheduled) * 1000 for scheduled, answered, _ in trace.values()]
+    to_read_model = [(visible - scheduled) * 1000 for scheduled, _, visible in trace.values() if visible is not None]
+    return {"rate": rate, "seconds": seconds, "sent": answer["sent"], "errors": answer["errors"],
+            "intake_p50_ms": percentile(intake, 0.50), "intake_p99_ms": percentile(intake, 0.99),
+            "read_model_p50_ms": percentile(to_read_model, 0.50), "read_model_p99_ms": percentile(to_read_model, 0.99),
+            "never_visible": len(trace) - len(to_read_model), "trace": trace}

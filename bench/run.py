@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import sys
@@ -19,8 +18,9 @@ import psycopg
 from confluent_kafka import Producer
 
 from acgs.settings import REPO_ROOT, Settings
-from bench import cpu
-from bench.loadgen import open_loop, wrk
+from bench import cpu, hops
+from bench.loadgen import open_loop, openloop_binary, wrk
+from infra.kafka_probe import end_offsets, group_lag
 from infra.process import spawn, stop_process, wait_until
 from infra.supervisor import Platform
 from projections.inbox import COLUMNS, InboxProjection
@@ -106,8 +106,6 @@ def rebuild_vs_copy(settings: Settings) -> dict:
 
 def _drained(settings: Settings) -> bool:
     """The gate has committed every command and the inbox projection every delivery."""
-    from tests.integration.conftest import end_offsets, group_lag
-
     if group_lag(settings.kafka_bootstrap, "acgs-constitutional-gate", "acgs.commands") > 0:
         return False
     with psycopg.connect(settings.postgres_dsn) as conn:
@@ -126,8 +124,6 @@ def drain(settings: Settings, backlog: int) -> dict:
 
 
 def _appended(settings: Settings) -> int:
-    from tests.integration.conftest import end_offsets
-
     return sum(end_offsets(settings.kafka_bootstrap, "acgs.commands").values())
 
 
@@ -154,6 +150,23 @@ def intake_alone(platform: Platform, settings: Settings, url: str, seconds: int,
     return result, drain(settings, backlog)
 
 
+def fixed_rate(settings: Settings, rate: int, seconds: int, content_bytes: int) -> dict:
+    """Open-loop run at ``rate``/s until drained, with CPU per command by process over that time, then the
+    latency split by stage (``bench.hops``, not counted in the CPU figures)."""
+    start = hops.offsets_now(settings.kafka_bootstrap)
+    cpu_before = cpu.snapshot()
+    result = open_loop("127.0.0.1", settings.http_port, settings.redis_dsn, rate, seconds,
+                       content_bytes=content_bytes)
+    sent = cpu.snapshot()
+    wait_until(lambda: _drained(settings), 900, "pipeline drained")
+    # The platform's processes are counted until the pipeline drained, the load generator until it stopped
+    # sending (the drain checks run in this process too, and are not load).
+    after = {**cpu.snapshot(), cpu.LOAD_GENERATOR: sent.get(cpu.LOAD_GENERATOR, {})}
+    result["cpu_us_per_command"] = cpu.per_command(cpu_before, after, rate * seconds)
+    result["stages"] = hops.split(settings.kafka_bootstrap, start, result.pop("trace"))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = bench_settings()
+    openloop_binary()  # built now, so the build's CPU is not counted as the load generator's
     if settings.state_dir.exists():
         shutil.rmtree(settings.state_dir)
     platform = Platform(settings)
@@ -193,17 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         print("raw confluent-kafka producer baseline...", flush=True)
         results["raw_producer"] = raw_producer(settings.kafka_bootstrap, args.raw_records, args.content_bytes)
         print(f"fixed rate {args.rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
-        cpu_before = cpu.snapshot()
-        results["fixed_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
-                                                      args.rate, args.rate_seconds,
-                                                      content_bytes=args.content_bytes))
-        wait_until(lambda: _drained(settings), 900, "pipeline drained")
-        results["cpu_us_per_command"] = cpu.per_command(cpu_before, cpu.snapshot(), args.rate * args.rate_seconds)
+        results["fixed_rate"] = fixed_rate(settings, args.rate, args.rate_seconds, args.content_bytes)
         print(f"fixed rate {args.sustainable_rate}/s for {args.rate_seconds}s (open loop)...", flush=True)
-        results["sustainable_rate"] = asyncio.run(open_loop("127.0.0.1", settings.http_port, settings.redis_dsn,
-                                                            args.sustainable_rate, args.rate_seconds,
-                                                            content_bytes=args.content_bytes))
-        wait_until(lambda: _drained(settings), 900, "pipeline drained")
+        results["sustainable_rate"] = fixed_rate(settings, args.sustainable_rate, args.rate_seconds,
+                                                 args.content_bytes)
         print("projection rebuild vs raw COPY...", flush=True)
         results["rebuild"] = rebuild_vs_copy(settings)
     finally:
@@ -241,9 +248,14 @@ def report(r: dict) -> None:
         f"| projection rebuild, events/s | {rb['rebuild']['events_per_second']:,.0f} "
         f"| raw COPY {rb['copy_rows_per_s']:,.0f} rows/s | {rb['rebuild']['events_per_second'] / rb['copy_rows_per_s']:.0%} |",
     ]
-    shares = ", ".join(f"{group} {us:,.0f}" for group, us in r["cpu_us_per_command"].items() if group != "total")
-    lines.append(f"| CPU per command at {fixed['rate']}/s, µs (all processes, then by process) "
-                 f"| {r['cpu_us_per_command']['total']:,.0f} | {shares} | |")
+    for run in (fixed, low):
+        split = "; ".join(f"{name} {v['p50_ms']:.1f} / {v['p99_ms']:.1f}" for name, v in run["stages"].items())
+        lines.append(f"| stages at {run['rate']}/s, P50 / P99 ms | {split} | | |")
+    for run in (fixed, low):
+        used = run["cpu_us_per_command"]
+        shares = ", ".join(f"{group} {us:,.0f}" for group, us in used.items() if group != "total")
+        lines.append(f"| CPU per command at {run['rate']}/s, µs (all processes, then by process) "
+                     f"| {used['total']:,.0f} | {shares} | |")
     notes = [f"intake non-2xx: {intake['non_2xx']}, fixed-rate errors: {fixed['errors']}, "
              f"never visible: {fixed['never_visible']}, rebuild events: {rb['rebuild']['events']}"]
     print("\n".join(lines + [""] + notes))

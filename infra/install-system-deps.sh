@@ -8,7 +8,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v runuser >/dev/null || need+=(util-linux)
-if [ "${1:-}" = "--bench" ]; then command -v wrk >/dev/null || need+=(wrk); fi
+if [ "${1:-}" = "--bench" ]; then
+  command -v wrk >/dev/null || need+=(wrk)
+  command -v go >/dev/null || need+=(golang-go)  # builds bench/openloop, the fixed-rate client
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "installing system packages: ${need[*]}"
 if [ "$(id -u)" -ne 0 ]; then

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from schemas.codec import AvroCodec
 
@@ -43,15 +43,6 @@ def message(tenant: str, sender: str, recipient: str, **overrides: object) -> di
     return body
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("probe"), "log_level": 0})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        consumer.close()
-
-
 def read_topic(bootstrap: str, topic: str, match: Callable[[object], bool], want: int = 1,
                timeout_s: float = 20.0) -> list:
     """Read ``topic`` from the beginning until ``want`` messages satisfy ``match`` or the deadline passes."""
@@ -83,15 +74,3 @@ def wait_until(check: Callable[[], object], timeout_s: float = 20.0, what: str =
         time.sleep(0.05)
     raise AssertionError(f"{what} not reached within {timeout_s}s")
 
-
-def group_lag(bootstrap: str, group: str, topic: str) -> int:
-    """Records of ``topic`` the consumer group has not committed yet (all partitions)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
-    from confluent_kafka.admin import AdminClient
-
-    ends = end_offsets(bootstrap, topic)
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
-    committed = admin.list_consumer_group_offsets([request])[group].result(timeout=10)
-    done = {tp.partition: max(tp.offset, 0) for tp in committed.topic_partitions}
-    return sum(end - done.get(p, 0) for p, end in ends.items())

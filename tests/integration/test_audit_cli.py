@@ -23,7 +23,8 @@ from streams.audit.keys import ensure_dev_signing_key
 from streams.audit.merkle import leaf_hash, verify_inclusion
 from streams.audit.records import CheckpointSealed, checkpoint_to_wire
 from tests.integration.audit_support import cli, copy_topic, logged, seal, verifier, wait_anchored
-from tests.integration.conftest import end_offsets, unique
+from infra.kafka_probe import end_offsets
+from tests.integration.conftest import unique
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.audit.checkpoint import open_checkpoint
 from streams.audit.merkle import is_valid_inclusion, verify_consistency, verify_inclusion
 from tests.integration.audit_support import logged, seal, verifier
-from tests.integration.conftest import decoded, end_offsets, unique
+from infra.kafka_probe import end_offsets
+from tests.integration.conftest import decoded, unique
 
 
 def _hashes(proof: dict) -> list[bytes]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import end_offsets, message, unique
+from infra.kafka_probe import end_offsets
+from tests.integration.conftest import message, unique
 
 VALID = message("tenant-bad-input", "sender-x", "recipient-y")
 

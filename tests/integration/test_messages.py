@@ -5,7 +5,8 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from schemas.codec import AvroCodec
-from tests.integration.conftest import HASH, decoded, end_offsets, message, read_topic, unique, wait_until
+from infra.kafka_probe import end_offsets
+from tests.integration.conftest import HASH, decoded, message, read_topic, unique, wait_until
 
 
 def test_a_valid_message_is_delivered_and_returned_by_receive(api):
@@ -165,3 +166,39 @@ def test_a_plain_confluent_consumer_decodes_agent_messages_with_our_schema_regis
     value = deserializer(found[0].value(), SerializationContext("agent.messages", MessageField.VALUE))
     assert value["content"] == "for outsiders" and value["tenant_id"] == tenant
     assert registry.get_latest_version("agent.messages-value").schema_id == 2
+
+
+def test_the_notify_channel_names_a_command_as_final_only_once_the_read_model_shows_it(api, platform):
+    """bench/openloop times command → read model by the ``f`` list of the projections' notifications."""
+    import time
+
+    import orjson
+    import redis
+
+    from commands.directory import NOTIFY_CHANNEL
+
+    client = redis.Redis.from_url(platform.settings.redis_dsn)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(NOTIFY_CHANNEL)
+    try:
+        pubsub.get_message(timeout=1.0)  # the subscription is confirmed before anything is sent
+        tenant = unique("t")
+        sent = api.post("/api/v1/messages/send", json=message(tenant, unique("a"), unique("b")))
+        assert sent.status_code == 202, sent.text
+        command_id = sent.json()["command_id"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            note = pubsub.get_message(timeout=0.5)
+            if note is None:
+                continue
+            body = orjson.loads(note["data"])
+            assert set(body.get("f", ())) <= set(body.get("c", ()))  # other notes (agents, approvals) carry neither
+            if command_id in body.get("f", ()):
+                break
+        else:
+            raise AssertionError("the command was never notified as final")
+        # Named final ⇒ already committed: the status read right away is final, no waiting.
+        assert api.get(f"/api/v1/commands/{command_id}").json()["status"] == "delivered"
+    finally:
+        pubsub.close()
+        client.close()

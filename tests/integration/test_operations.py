@@ -12,7 +12,8 @@ import psycopg
 from projections.inbox import InboxProjection
 from projections.command_status import CommandStatusProjection
 from projections.rebuild import rebuild
-from tests.integration.conftest import group_lag, message, unique, wait_until
+from infra.kafka_probe import group_lag
+from tests.integration.conftest import message, unique, wait_until
 
 
 async def _burst(base_url: str, bodies: list[dict]) -> list[int]:
@@ -67,7 +68,7 @@ def _table(dsn: str, projection) -> list[tuple]:  # noqa: ANN001
 
 
 def _caught_up(dsn: str, bootstrap: str) -> bool:
-    from tests.integration.conftest import end_offsets
+    from infra.kafka_probe import end_offsets
 
     with psycopg.connect(dsn) as conn:
         stored = {(p, t, part): o for p, t, part, o in

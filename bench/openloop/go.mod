@@ -1,0 +1,3 @@
+module acgs/bench/openloop
+
+go 1.19

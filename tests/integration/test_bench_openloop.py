@@ -1,0 +1,28 @@
+"""The benchmark's fixed-rate client (bench/openloop, Go) against the real stack: every command it sends is
+answered and seen final in the read model, and its clocks are in order."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench import hops
+from bench.loadgen import open_loop
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="bench/openloop needs the Go toolchain (make bench installs it)")
+def test_openloop_sends_at_its_rate_and_sees_every_command_reach_the_read_model(platform):
+    s = platform.settings
+    start = hops.offsets_now(s.kafka_bootstrap)
+    result = open_loop("127.0.0.1", s.http_port, s.redis_dsn, rate=50, seconds=2)
+    assert result["sent"] == 100 and result["errors"] == 0
+    assert result["never_visible"] == 0 and len(result["trace"]) == 100
+    scheduled = sorted(t[0] for t in result["trace"].values())
+    assert scheduled[-1] - scheduled[0] == pytest.approx(99 / 50, abs=0.01)  # 50/s, open loop
+    for sched, answered, visible in result["trace"].values():
+        assert sched < answered and sched < visible
+    stages = hops.split(s.kafka_bootstrap, start, result["trace"])
+    assert all(stage["n"] == 100 for stage in stages.values())
+    # Kafka's timestamps are whole milliseconds, so a stage that starts at one can read up to 1 ms short.
+    assert all(-1.0 <= stage["p50_ms"] <= stage["p99_ms"] for stage in stages.values())
