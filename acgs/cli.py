@@ -121,7 +121,7 @@ def gateway() -> None:
 
     settings = get_settings()
     _logging()
-    uvicorn.run("acgs.gateway:create_app", factory=True, host=settings.http_host, port=settings.http_port,
+    uvicorn.run("acgs.gateway:create_server", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=settings.http_workers, loop="uvloop", http="httptools", log_level="warning",
                 access_log=False)
 

@@ -168,6 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(governance_routes.router)
     app.include_router(notifications_api.router)
     app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
-    # Added last, so outermost: the intake's hot path skips the middleware and routing above.
-    app.add_middleware(HotSendRoute, max_body=settings.max_body_bytes)
     return app
+
+
+def create_server(settings: Settings | None = None) -> HotSendRoute:
+    """What uvicorn serves: the intake's hot path in front of the whole FastAPI app (see commands/hot_route.py)."""
+    settings = settings or get_settings()
+    return HotSendRoute(create_app(settings), max_body=settings.max_body_bytes)

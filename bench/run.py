@@ -18,8 +18,9 @@ import psycopg
 from confluent_kafka import Producer
 
 from acgs.settings import REPO_ROOT, Settings
-from bench import cpu, hops
+from bench import cpu, hops, jvm_gc
 from bench.loadgen import open_loop, openloop_binary, wrk
+from infra.kafka import gc_log_path
 from infra.kafka_probe import end_offsets, group_lag
 from infra.process import spawn, stop_process, wait_until
 from infra.supervisor import Platform
@@ -155,9 +156,11 @@ def fixed_rate(settings: Settings, rate: int, seconds: int, content_bytes: int) 
     latency split by stage (``bench.hops``, not counted in the CPU figures)."""
     start = hops.offsets_now(settings.kafka_bootstrap)
     cpu_before = cpu.snapshot()
+    began = time.time()
     result = open_loop("127.0.0.1", settings.http_port, settings.redis_dsn, rate, seconds,
                        content_bytes=content_bytes)
     sent = cpu.snapshot()
+    result["broker_gc"] = jvm_gc.summary(gc_log_path(settings.state_dir), began, time.time())
     wait_until(lambda: _drained(settings), 900, "pipeline drained")
     # The platform's processes are counted until the pipeline drained, the load generator until it stopped
     # sending (the drain checks run in this process too, and are not load).
@@ -251,6 +254,9 @@ def report(r: dict) -> None:
     for run in (fixed, low):
         split = "; ".join(f"{name} {v['p50_ms']:.1f} / {v['p99_ms']:.1f}" for name, v in run["stages"].items())
         lines.append(f"| stages at {run['rate']}/s, P50 / P99 ms | {split} | | |")
+        gc = run["broker_gc"]
+        lines.append(f"| Kafka broker GC pauses during the {run['rate']}/s run | {gc['pauses']}, longest "
+                     f"{gc['max_ms']:.1f} ms, {gc['total_ms']:.0f} ms in all | | |")
     for run in (fixed, low):
         used = run["cpu_us_per_command"]
         shares = ", ".join(f"{group} {us:,.0f}" for group, us in used.items() if group != "total")

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from starlette.applications import Starlette
 
 from acgs.metrics import COMMANDS_REFUSED, HTTP_LATENCY, HTTP_REQUESTS
 from commands.exceptions import IntakeError
@@ -30,10 +31,15 @@ _JSON = [(b"content-type", b"application/json")]
 
 
 class HotSendRoute:
-    """ASGI middleware: serves ``POST SEND_PATH`` with ``scope["app"].state.intake``; passes the rest on."""
+    """ASGI wrapper around the FastAPI app: serves ``POST SEND_PATH`` with ``app.state.intake``; passes the
+    rest (and the lifespan) on.
 
-    def __init__(self, app, max_body: int) -> None:  # noqa: ANN001
+    It wraps the app from outside rather than sitting in its middleware stack, so this path also skips
+    Starlette's error middleware and application entry; it catches its own errors (a 500 with ``code``)."""
+
+    def __init__(self, app: Starlette, max_body: int) -> None:
         self.app = app
+        self.state = app.state
         self.max_body = max_body
         self._latency = HTTP_LATENCY.labels("POST", SEND_PATH)
         self._counted: dict[int, Any] = {}
@@ -72,7 +78,7 @@ class HotSendRoute:
             status, answer = validation_failure(
                 {**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors(include_url=False))
             return status, answer, []
-        intake = scope["app"].state.intake
+        intake = self.state.intake
         try:
             return 202, await intake.send(request, correlation_id or new_id()), []
         except IntakeError as exc:

@@ -41,6 +41,11 @@ def ensure_jars(cache_dir: Path) -> Path:
     return libs
 
 
+def gc_log_path(state_dir: Path) -> Path:
+    """The broker's garbage-collector log (one line per collection, with its pause)."""
+    return state_dir / "logs" / "kafka-gc.log"
+
+
 @dataclass
 class KafkaServer:
     """A local broker+controller whose data lives under ``state_dir/kafka``."""
@@ -89,9 +94,20 @@ class KafkaServer:
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         return path
 
-    def _java(self, libs: Path, main: str, *args: str) -> list[str]:
-        return ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
+    def _java(self, libs: Path, main: str, *args: str, gc_log: Path | None = None) -> list[str]:
+        # The collector settings Kafka's own start scripts use (kafka-run-class.sh): without them the JVM's
+        # defaults aim at 200 ms pauses, and on this machine young collections paused the broker for up to
+        # ~40 ms, which every produce acknowledgement waiting at that moment pays.
+        gc = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+              "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"]
+        if gc_log is not None:
+            gc.append(f"-Xlog:gc:file={gc_log}:time,uptime,level,tags:filecount=4,filesize=20M")
+        return ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", *gc, f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
                 f"-Dlog4j2.configurationFile={LOG4J2_XML}", "-cp", f"{libs}/*", main, *args]
+
+    @property
+    def gc_log_path(self) -> Path:
+        return gc_log_path(self.state_dir)
 
     def _format(self, libs: Path, config: Path) -> None:
         if (self.state_dir / "kafka" / "data" / "meta.properties").exists():
@@ -109,7 +125,8 @@ class KafkaServer:
         libs = ensure_jars(self.cache_dir)
         config = self._write_config()
         self._format(libs, config)
-        self.proc = spawn(self._java(libs, "kafka.Kafka", str(config)), self.log_path)
+        self.gc_log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = spawn(self._java(libs, "kafka.Kafka", str(config), gc_log=self.gc_log_path), self.log_path)
         wait_until(lambda: kafka_metadata_ok(self.bootstrap), timeout_s, f"Kafka on {self.bootstrap}",
                    self.proc, self.log_path)
 

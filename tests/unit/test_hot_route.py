@@ -65,16 +65,15 @@ class Statuses:
         return None
 
 
-def _app(hot: bool) -> tuple[FastAPI, MemoryLog]:
+def _app(hot: bool) -> tuple[FastAPI | HotSendRoute, MemoryLog]:
+    """The gateway's FastAPI app with the send route, served as the gateway serves it (hot) or plain."""
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(command_routes.router)
     app.add_middleware(BodyLimitAndMetrics, max_body=MAX_BODY)
-    if hot:
-        app.add_middleware(HotSendRoute, max_body=MAX_BODY)
     log = MemoryLog()
     app.state.intake = MessageIntake(HASH, 1024, log, AvroCodec(), Agents(), Idempotency(), Statuses())
-    return app, log
+    return (HotSendRoute(app, max_body=MAX_BODY) if hot else app), log
 
 
 CASES = [
