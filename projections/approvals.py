@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 import psycopg
 
-from projections.base import Changes, Event, Projection, copy_rows
+from projections.base import Changes, Event, Projection, batch_source
 from schemas.topics import APPROVAL_EVENTS
 
 COLUMNS = ("approval_id", "version", "tenant_id", "status", "policy", "level", "subject", "requested_by",
@@ -60,10 +60,10 @@ class ApprovalsProjection(Projection):
         return COLUMNS
 
     def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
-        copy_rows(cur, "approvals_batch", self.table, COLUMNS, [_row(e) for e in events])
+        source, params = batch_source(cur, "approvals_batch", self.table, COLUMNS, [_row(e) for e in events])
         cols = ", ".join(COLUMNS)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
-        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (approval_id) {cols} FROM approvals_batch "
+        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (approval_id) {cols} FROM {source} "
                     f"ORDER BY approval_id, version DESC ON CONFLICT (approval_id) DO UPDATE SET {updates} "
-                    f"WHERE {self.table}.version < EXCLUDED.version")
+                    f"WHERE {self.table}.version < EXCLUDED.version", params)
         return Changes()

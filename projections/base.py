@@ -1,7 +1,7 @@
 """What a projection is, and how its Kafka offsets live in the same Postgres transaction as its rows.
 
-A projection applies a batch of decoded events to its table(s) with set-based SQL (COPY into a temporary
-table, then one INSERT ... SELECT), idempotently: applying the same events again changes nothing. Its next
+A projection applies a batch of decoded events to its table(s) with set-based SQL (one INSERT ... SELECT from
+the batch: arrays for a few rows, COPY into a temporary table for many; see ``batch_source``), idempotently: applying the same events again changes nothing. Its next
 offsets are written in the same transaction, so a crash can neither lose nor double a row.
 """
 
@@ -41,7 +41,7 @@ class Event(NamedTuple):
 class Changes:
     """What a batch changed, for the hot cache and long-poll wake-ups after commit."""
 
-    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)  # commands now final → status body
     inboxes: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -94,12 +94,51 @@ def next_offsets(positions: list[tuple[str, int, int]]) -> dict[tuple[str, int],
 
 
 def store_offsets(cur: psycopg.Cursor, projection: str, nexts: dict[tuple[str, int], int]) -> None:
-    """Record the next offset per partition; offsets never move backwards."""
-    cur.executemany(
-        "INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
+    """Record the next offset per partition, in one statement; offsets never move backwards."""
+    if not nexts:
+        return
+    (topics, partitions), offsets = zip(*nexts.keys()), list(nexts.values())
+    cur.execute(
+        "INSERT INTO projection_offsets (projection, topic, partition, next_offset) "
+        "SELECT %s, t, p, o FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS n(t, p, o) "
         "ON CONFLICT (projection, topic, partition) DO UPDATE "
         "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)",
-        [(projection, t, p, o) for (t, p), o in nexts.items()])
+        (projection, list(topics), list(partitions), offsets))
+
+
+# Up to this many rows a batch is sent as arrays inside its INSERT (one round trip, no temporary table); above
+# it COPY into a temporary table is cheaper per row. At live rates batches are a few rows: there COPY's extra
+# round trips, and the truncation of the session's temporary tables at every commit that touched one, were
+# most of a batch's time in Postgres.
+ARRAY_ROWS_MAX = 200
+
+_column_types: dict[tuple[str, tuple[str, ...]], tuple[str, ...] | None] = {}
+
+
+def _types(cur: psycopg.Cursor, table: str, columns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The SQL types of ``columns`` in ``table``, or None if one is an array (``unnest`` would flatten it)."""
+    key = (table, columns)
+    if key not in _column_types:
+        found = dict(cur.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,)).fetchall())
+        types = tuple(found[c] for c in columns)
+        _column_types[key] = None if any(t.endswith("]") for t in types) else types
+    return _column_types[key]
+
+
+def batch_source(cur: psycopg.Cursor, name: str, like: str, columns: tuple[str, ...],
+                 rows: list[tuple]) -> tuple[str, tuple]:
+    """``rows`` as a relation called ``name`` with ``columns`` typed like table ``like``: the SQL to put after
+    FROM, and its parameters. Small batches become ``unnest`` of one array per column; large ones, and tables
+    with array columns, are loaded with COPY into the session's temporary table ``name`` (``copy_rows``)."""
+    types = _types(cur, like, columns) if len(rows) <= ARRAY_ROWS_MAX else None
+    if types is None:
+        copy_rows(cur, name, like, columns, rows)
+        return name, ()
+    arrays = ", ".join(f"%b::{t}[]" for t in types)  # binary: psycopg builds the arrays in C
+    values = tuple(list(column) for column in zip(*rows)) if rows else tuple([] for _ in columns)
+    return f"unnest({arrays}) AS {name}({', '.join(columns)})", values
 
 
 def copy_rows(cur: psycopg.Cursor, temp_table: str, like: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

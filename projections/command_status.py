@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
-from projections.base import Changes, Event, Projection, copy_rows
+from projections.base import Changes, Event, Projection, batch_source
 from schemas.topics import AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, GOVERNANCE_DECISIONS
 
 COLUMNS = ("command_id", "status", "rank", "tenant_id", "message_id", "from_agent", "to_agent", "rule", "code",
@@ -82,7 +82,7 @@ class CommandStatusProjection(Projection):
         rows = [_row(e) for e in events if _relevant(e)]
         if not rows:
             return Changes()
-        copy_rows(cur, "status_batch", self.table, COLUMNS, rows)
+        source, params = batch_source(cur, "status_batch", self.table, COLUMNS, rows)
         t = self.table
         # A held command's approval id and score come from an earlier-ranked event than its final one, and a
         # rebuild may read the topics in another interleaving than the live worker did: take them from any
@@ -94,10 +94,10 @@ class CommandStatusProjection(Projection):
             f"{c} = COALESCE({t}.{c}, EXCLUDED.{c})" if c in _KEPT else
             f"{c} = CASE WHEN EXCLUDED.rank > {t}.rank THEN EXCLUDED.{c} ELSE {t}.{c} END" for c in COLUMNS[1:])
         cur.execute(
-            f"INSERT INTO {t} ({', '.join(COLUMNS)}) SELECT DISTINCT ON (command_id) {picked} FROM status_batch "
+            f"INSERT INTO {t} ({', '.join(COLUMNS)}) SELECT DISTINCT ON (command_id) {picked} FROM {source} "
             f"WINDOW same_command AS (PARTITION BY command_id) "
             f"ORDER BY command_id, rank DESC, event_topic, event_offset "
-            f"ON CONFLICT (command_id) DO UPDATE SET {updates} WHERE {ranked}")
+            f"ON CONFLICT (command_id) DO UPDATE SET {updates} WHERE {ranked}", params)
         changes = Changes()
         for row in rows:
             if row[1] in FINAL:

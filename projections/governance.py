@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from projections.base import Changes, Event, Projection, copy_rows
+from projections.base import Changes, Event, Projection, batch_source
 from schemas.topics import GOVERNANCE_DECISIONS
 
 COLUMNS = ("command_id", "kind", "tenant_id", "message_type", "impact_score", "threshold", "route",
@@ -46,8 +46,8 @@ class GovernanceDecisionsProjection(Projection):
 
     def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
         rows = [tuple(e.record[c] for c in COLUMNS) for e in events]
-        copy_rows(cur, "decisions_batch", self.table, COLUMNS, rows)
+        source, params = batch_source(cur, "decisions_batch", self.table, COLUMNS, rows)
         cols = ", ".join(COLUMNS)
         cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (command_id, kind) {cols} "
-                    f"FROM decisions_batch ORDER BY command_id, kind ON CONFLICT (command_id, kind) DO NOTHING")
+                    f"FROM {source} ORDER BY command_id, kind ON CONFLICT (command_id, kind) DO NOTHING", params)
         return Changes()

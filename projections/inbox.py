@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
-from projections.base import Changes, Event, Projection, copy_rows
+from projections.base import Changes, Event, Projection, batch_source
 from schemas.topics import AGENT_MESSAGES
 
 COLUMNS = ("message_id", "tenant_id", "agent_id", "msg_partition", "msg_offset", "command_id", "from_agent",
@@ -59,9 +59,9 @@ class InboxProjection(Projection):
                          r["from_agent"], r["message_type"], r["priority"], r["content"], r["payload_json"],
                          r["conversation_id"], r["issued_at"], r["delivered_at"]))
             changes.inboxes.add((r["tenant_id"], r["to_agent"]))
-        copy_rows(cur, "inbox_batch", self.table, COLUMNS, rows)
+        source, params = batch_source(cur, "inbox_batch", self.table, COLUMNS, rows)
         cols = ", ".join(COLUMNS)
         # First delivery wins: the lowest offset of a message id within the batch, and any existing row.
-        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (message_id) {cols} FROM inbox_batch "
-                    f"ORDER BY message_id, msg_offset ON CONFLICT (message_id) DO NOTHING")
+        cur.execute(f"INSERT INTO {self.table} ({cols}) SELECT DISTINCT ON (message_id) {cols} FROM {source} "
+                    f"ORDER BY message_id, msg_offset ON CONFLICT (message_id) DO NOTHING", params)
         return changes

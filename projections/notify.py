@@ -7,7 +7,6 @@ import redis
 
 from commands.directory import NOTIFY_CHANNEL, STATUS_PREFIX
 from projections.base import Changes
-from projections.command_status import FINAL
 
 
 class RedisNotifier:
@@ -21,8 +20,6 @@ class RedisNotifier:
         pipe = self._redis.pipeline(transaction=False)
         for command_id, body in changes.statuses.items():
             pipe.set(STATUS_PREFIX + command_id, orjson.dumps(body), ex=self._ttl_s)
-        # c: commands whose status changed; f: those of them now final (delivered/rejected); i: inboxes with news
-        final = [c for c, body in changes.statuses.items() if body["status"] in FINAL]
-        pipe.publish(NOTIFY_CHANNEL, orjson.dumps({"c": list(changes.statuses), "f": final,
-                                                   "i": sorted(changes.inboxes)}))
+        # c: commands whose final status (delivered/rejected) was just committed; i: inboxes with news
+        pipe.publish(NOTIFY_CHANNEL, orjson.dumps({"c": list(changes.statuses), "i": sorted(changes.inboxes)}))
         pipe.execute()

@@ -161,7 +161,8 @@ func (w *watcher) seen(id string) (time.Time, bool) {
 	return t, ok
 }
 
-// watch subscribes to channel and records the first time each command id is reported final ("f").
+// watch subscribes to channel and records the first time each command id is reported final: the "c" list of a
+// projections' notification names the commands whose final status was just committed.
 func (w *watcher) watch(conn net.Conn, channel string, subscribed chan<- error) {
 	fmt.Fprintf(conn, "*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n", len(channel), channel)
 	r := bufio.NewReaderSize(conn, 1<<16)
@@ -190,13 +191,13 @@ func (w *watcher) watch(conn net.Conn, channel string, subscribed chan<- error) 
 			continue
 		}
 		var note struct {
-			F []string `json:"f"`
+			C []string `json:"c"`
 		}
 		if json.Unmarshal(data, &note) != nil {
 			continue
 		}
 		w.mu.Lock()
-		for _, id := range note.F {
+		for _, id := range note.C {
 			if _, done := w.visible[id]; !done {
 				w.visible[id] = now
 			}
