@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from acgs.runtime import freeze_startup_objects
 from acgs.settings import get_settings
 
 app = typer.Typer(help="ACGS-2: constitutional governance for AI agents, built around the Kafka log.",
@@ -138,6 +139,7 @@ def worker_gate() -> None:
     # faust's startup spinner sets the root logger to DEBUG so it can spin on every record; every debug call
     # of aiokafka then builds a LogRecord only for the handler to drop it (6% of the gate's CPU under load).
     runner.spinner = None
+    freeze_startup_objects("gate")
     runner.execute_from_commandline()
 
 
@@ -156,8 +158,10 @@ def worker_projections(only: Annotated[list[str] | None, typer.Option(help="run 
         raise typer.BadParameter(f"unknown projection(s) {sorted(unknown)}; known: {sorted(PROJECTIONS)}")
     # A worker for a subset gets its own consumer group, so it never splits partitions with a full one.
     group = GROUP_ID if only is None else f"{GROUP_ID}.{'+'.join(names)}"
-    run_worker(ProjectionWorker([PROJECTIONS[n]() for n in names], settings.kafka_bootstrap, settings.postgres_dsn,
-                                settings.redis_dsn, group_id=group))
+    worker = ProjectionWorker([PROJECTIONS[n]() for n in names], settings.kafka_bootstrap, settings.postgres_dsn,
+                              settings.redis_dsn, group_id=group)
+    freeze_startup_objects("projections")
+    run_worker(worker)
 
 
 @worker.command("audit")
@@ -166,6 +170,7 @@ def worker_audit() -> None:
     from streams.audit.app import run as run_audit
 
     _logging()
+    freeze_startup_objects("audit")
     run_audit(get_settings())
 
 
@@ -175,6 +180,7 @@ def worker_approvals() -> None:
     from streams.approvals.worker import run as run_approvals
 
     _logging()
+    freeze_startup_objects("approvals")
     run_approvals(get_settings())
 
 
@@ -184,6 +190,7 @@ def worker_anchor() -> None:
     from streams.anchoring.app import run as run_anchoring
 
     _logging()
+    freeze_startup_objects("anchor")
     run_anchoring(get_settings())
 
 

@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
 from acgs.metrics import COMMANDS_REFUSED, HTTP_LATENCY, HTTP_REQUESTS
+from acgs.runtime import freeze_startup_objects
 from acgs.settings import Settings, get_settings
 from commands import api as command_routes
 from commands import approvals_api, notifications_api
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         REGISTRY.register(lag)
         state.audit = AuditService(settings)
         state.audit.open()
+        freeze_startup_objects("gateway")
         try:
             yield
         finally:

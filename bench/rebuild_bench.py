@@ -52,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appending {args.commands:,} commands and waiting for the pipeline...", flush=True)
         append_commands(settings.kafka_bootstrap, args.commands, args.content_bytes)
         wait_until(lambda: _drained(settings), 1800, "pipeline drained")
-        print("| run | rebuild events/s | raw COPY rows/s | ratio |\n|---|---|---|---|")
+        print("| run | rebuild events/s | raw COPY rows/s | ratio | autovacuum during rebuild | CPU s by process |\n"
+              "|---|---|---|---|---|---|")
         for run in range(1, args.runs + 1):
             r = rebuild_vs_copy(settings)
             rate = r["rebuild"]["events_per_second"]
-            print(f"| {run} | {rate:,.0f} | {r['copy_rows_per_s']:,.0f} | {rate / r['copy_rows_per_s']:.0%} |",
-                  flush=True)
+            during = r["during_rebuild"]
+            print(f"| {run} | {rate:,.0f} | {r['copy_rows_per_s']:,.0f} | {rate / r['copy_rows_per_s']:.0%} "
+                  f"| autovacuum {during['autovacuum']['busy_share']:.0%} | "
+                  + ", ".join(f"{g} {v:.1f}" for g, v in during["cpu_s"].items()) + " |", flush=True)
     finally:
         platform.stop()
     return 0

@@ -12,6 +12,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 import time
 
 import psycopg
@@ -85,8 +86,38 @@ def bare_fastapi(seconds: int, connections: int, port: int, log_dir) -> dict:  #
         stop_process(proc)
 
 
+class _Autovacuum(threading.Thread):
+    """Samples, four times a second, how many autovacuum workers Postgres is running (they share the cores)."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(name="autovacuum-sampler", daemon=True)
+        self._dsn, self._stop, self.samples, self.busy = dsn, threading.Event(), 0, 0
+        self.tables: set[str] = set()
+
+    def run(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.25):
+                rows = conn.execute("SELECT query FROM pg_stat_activity "
+                                    "WHERE backend_type = 'autovacuum worker'").fetchall()
+                self.samples += 1
+                self.busy += bool(rows)
+                self.tables.update(q.removeprefix("autovacuum: ") for q, in rows if q)
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self.join()
+        return {"busy_share": round(self.busy / max(self.samples, 1), 2), "tables": sorted(self.tables)}
+
+
 def rebuild_vs_copy(settings: Settings) -> dict:
+    """The inbox rebuilt from offset 0, with who else used the CPU meanwhile, then a raw COPY of its rows."""
+    sampler = _Autovacuum(settings.postgres_dsn)
+    sampler.start()
+    cpu_before = cpu.snapshot()
     report = rebuild(InboxProjection(), settings.kafka_bootstrap, settings.postgres_dsn)
+    during = {"cpu_s": {group: round(us / 1e6, 2) for group, us in
+                        cpu.per_command(cpu_before, cpu.snapshot(), 1).items()},
+              "autovacuum": sampler.stop()}
     cols = ", ".join(COLUMNS)
     with psycopg.connect(settings.postgres_dsn) as conn:
         rows = conn.execute(f"SELECT {cols} FROM inbox").fetchall()
@@ -102,7 +133,7 @@ def rebuild_vs_copy(settings: Settings) -> dict:
         copy_s = time.perf_counter() - started
         conn.execute("DROP TABLE copy_bench")
         conn.commit()
-    return {"rebuild": report, "copy_rows": len(rows), "copy_rows_per_s": len(rows) / copy_s}
+    return {"rebuild": report, "during_rebuild": during, "copy_rows": len(rows), "copy_rows_per_s": len(rows) / copy_s}
 
 
 def _drained(settings: Settings) -> bool:
@@ -262,6 +293,11 @@ def report(r: dict) -> None:
         shares = ", ".join(f"{group} {us:,.0f}" for group, us in used.items() if group != "total")
         lines.append(f"| CPU per command at {run['rate']}/s, µs (all processes, then by process) "
                      f"| {used['total']:,.0f} | {shares} | |")
+    during = rb["during_rebuild"]
+    lines.append(f"| CPU seconds by process during the rebuild ({rb['rebuild']['seconds']:.1f} s; the rebuild runs "
+                 f"in the bench process) | " + ", ".join(f"{g} {v:.1f}" for g, v in during["cpu_s"].items()) +
+                 f" | autovacuum running in {during['autovacuum']['busy_share']:.0%} of samples "
+                 f"({', '.join(during['autovacuum']['tables']) or 'none'}) | |")
     notes = [f"intake non-2xx: {intake['non_2xx']}, fixed-rate errors: {fixed['errors']}, "
              f"never visible: {fixed['never_visible']}, rebuild events: {rb['rebuild']['events']}"]
     print("\n".join(lines + [""] + notes))

@@ -32,6 +32,12 @@ log = logging.getLogger("acgs.projections")
 MAX_BATCH = 2000
 GROUP_ID = "acgs-projections"
 
+# The live worker's topics are written by the gate, one produce request per gate batch: a fetch answered as
+# soon as a record is there already carries a whole batch, so waiting for 32 KiB (make_consumer's default)
+# only added up to 10 ms per record. Measured at 1,000 commands/s: 5–7 ms less to the read model at P50,
+# the same CPU in all (a little more in the worker and Postgres, less in the broker).
+LIVE_FETCH = {"fetch.min.bytes": 1, "fetch.wait.max.ms": 500}
+
 
 class DeadLetters:
     """Poison records met by a projection go to ``acgs.dlq`` like the gate's."""
@@ -92,7 +98,7 @@ class ProjectionWorker:
 
     def run(self) -> None:
         self._conn = _connect(self._dsn)
-        consumer = make_consumer(self._bootstrap, self._group_id)
+        consumer = make_consumer(self._bootstrap, self._group_id, **LIVE_FETCH)
         consumer.subscribe(self._topics, on_assign=self._on_assign)
         try:
             while not self._stop.is_set():

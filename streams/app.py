@@ -16,6 +16,7 @@ import psycopg
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from acgs.runtime import freeze_startup_objects
 from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
 from schemas.topics import (
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> faust.App:
     async def restore_model() -> None:
         """Restore the newest model checkpoint before scoring (the agents wait for it)."""
         await learner.ready()
+        freeze_startup_objects("gate")  # again: the restored model and faust's started services
 
     publisher = AsyncBatchPublisher(settings.kafka_bootstrap, "acgs-gate")
 
