@@ -91,12 +91,12 @@ class _Autovacuum(threading.Thread):
 
     def __init__(self, dsn: str) -> None:
         super().__init__(name="autovacuum-sampler", daemon=True)
-        self._dsn, self._stop, self.samples, self.busy = dsn, threading.Event(), 0, 0
+        self._dsn, self._done, self.samples, self.busy = dsn, threading.Event(), 0, 0
         self.tables: set[str] = set()
 
     def run(self) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as conn:
-            while not self._stop.wait(0.25):
+            while not self._done.wait(0.25):
                 rows = conn.execute("SELECT query FROM pg_stat_activity "
                                     "WHERE backend_type = 'autovacuum worker'").fetchall()
                 self.samples += 1
@@ -104,7 +104,7 @@ class _Autovacuum(threading.Thread):
                 self.tables.update(q.removeprefix("autovacuum: ") for q, in rows if q)
 
     def stop(self) -> dict:
-        self._stop.set()
+        self._done.set()
         self.join()
         return {"busy_share": round(self.busy / max(self.samples, 1), 2), "tables": sorted(self.tables)}
 

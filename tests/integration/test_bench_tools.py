@@ -1,5 +1,6 @@
-"""The benchmark's fixed-rate client (bench/openloop, Go) against the real stack: every command it sends is
-answered and seen final in the read model, and its clocks are in order."""
+"""The benchmark's own instruments against the real stack: the fixed-rate client (bench/openloop, Go) sees
+every command it sends answered and final in the read model with its clocks in order; the stage split and
+the autovacuum sampler report sane figures."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from bench import hops
 from bench.loadgen import open_loop
+from tests.integration.conftest import wait_until
 
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="bench/openloop needs the Go toolchain (make bench installs it)")
@@ -26,3 +28,14 @@ def test_openloop_sends_at_its_rate_and_sees_every_command_reach_the_read_model(
     assert all(stage["n"] == 100 for stage in stages.values())
     # Kafka's timestamps are whole milliseconds, so a stage that starts at one can read up to 1 ms short.
     assert all(-1.0 <= stage["p50_ms"] <= stage["p99_ms"] for stage in stages.values())
+
+
+def test_the_autovacuum_sampler_reports_a_share_and_the_tables_it_saw(platform):
+    from bench.run import _Autovacuum
+
+    sampler = _Autovacuum(platform.settings.postgres_dsn)
+    sampler.start()
+    wait_until(lambda: sampler.samples >= 2, 10, "two samples")
+    seen = sampler.stop()
+    assert sampler.samples >= 1 and not sampler.is_alive()
+    assert 0.0 <= seen["busy_share"] <= 1.0 and isinstance(seen["tables"], list)
