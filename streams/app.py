@@ -38,6 +38,8 @@ log = logging.getLogger("acgs.streams.gate")
 # A batch closes at GATE_BATCH records or GATE_BATCH_WAIT_S after it opened, whichever comes first.
 GATE_BATCH = 500
 GATE_BATCH_WAIT_S = 0.005
+# How often the gate's fetch settings follow its input rate (streams/faust_transport.py, fetch_for_rate).
+FETCH_CHECK_S = 0.5
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -89,11 +91,20 @@ def create_app(settings: Settings) -> faust.App:
         finally:
             await asyncio.get_running_loop().run_in_executor(None, feed.stop)
 
+    seen = [0]  # records taken since the last fetch-mode check
+
+    @app.timer(FETCH_CHECK_S, on_leader=False)
+    async def adapt_fetch() -> None:
+        """Long-poll for records while they are few, batch fetches while they are many."""
+        rate, seen[0] = seen[0] / FETCH_CHECK_S, 0
+        faust_transport.set_fetch(app.consumer, faust_transport.fetch_for_rate(rate))
+
     @app.agent(source, name=PROCESSOR)
     async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
         """Batches of up to GATE_BATCH records: decide each, publish all outputs, then faust acks the batch."""
         await learner.ready()
         async for events in stream.take_events(GATE_BATCH, within=GATE_BATCH_WAIT_S):
+            seen[0] += len(events)
             outputs = []
             for event in events:
                 message = event.message
