@@ -7,8 +7,10 @@ Asking the broker for at least ``FETCH_MIN_BYTES`` or ``FETCH_MAX_WAIT_MS``, whi
 the fetch rate at a cost of at most that wait in latency.
 
 faust offers no setting for these, so the consumer thread sets them on the aiokafka consumer it creates,
-before the consumer starts (aiokafka reads them when it builds its fetcher). ``tests/streams`` checks that
-the attributes still exist, so an aiokafka upgrade that renames them fails loudly instead of silently.
+before the consumer starts (aiokafka reads them when it builds its fetcher). With few records that batching
+only costs empty polls, so the gate switches its running fetcher between the two (``fetch_for_rate``,
+``set_fetch``). ``tests/streams`` checks that the attributes still exist and are read per request, so an
+aiokafka upgrade that renames them fails loudly instead of silently.
 """
 
 from __future__ import annotations
