@@ -1,8 +1,9 @@
 """CPU time per platform process, read from /proc: what one command costs each part of the platform.
 
 Processes are grouped by what they run (the Kafka broker, every Postgres backend, Redis, each ``acgs``
-component, and the process calling ``snapshot`` with the children it has waited for as the load generator), so the difference of two snapshots
-divided by the commands sent in between is the CPU each part spent per command.
+component, and the process calling ``snapshot`` with the children it has waited for as the load generator),
+so the difference of two snapshots divided by the commands sent in between is the CPU each part spent per
+command.
 """
 
 from __future__ import annotations

@@ -49,4 +49,5 @@ def split(bootstrap: str, start: dict[str, dict[int, int]], trace: dict[str, tup
             continue
         for name, ms in zip(STAGES, (a - scheduled, answered - a, d - a, visible - d)):
             stages[name].append(ms * 1000)
-    return {name: {"p50_ms": percentile(v, 0.5), "p99_ms": percentile(v, 0.99), "n": len(v)} for name, v in stages.items()}
+    return {name: {"p50_ms": percentile(v, 0.5), "p99_ms": percentile(v, 0.99), "n": len(v)}
+            for name, v in stages.items()}

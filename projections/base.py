@@ -1,8 +1,9 @@
 """What a projection is, and how its Kafka offsets live in the same Postgres transaction as its rows.
 
 A projection applies a batch of decoded events to its table(s) with set-based SQL (one INSERT ... SELECT from
-the batch: arrays for a few rows, COPY into a temporary table for many; see ``batch_source``), idempotently: applying the same events again changes nothing. Its next
-offsets are written in the same transaction, so a crash can neither lose nor double a row.
+the batch: arrays for a few rows, COPY into a temporary table for many; see ``batch_source``), idempotently:
+applying the same events again changes nothing. Its next offsets are written in the same transaction, so a
+crash can neither lose nor double a row.
 """
 
 from __future__ import annotations
