@@ -139,8 +139,7 @@ def worker_gate() -> None:
     # faust's startup spinner sets the root logger to DEBUG so it can spin on every record; every debug call
     # of aiokafka then builds a LogRecord only for the handler to drop it (6% of the gate's CPU under load).
     runner.spinner = None
-    freeze_startup_objects("gate")
-    runner.execute_from_commandline()
+    runner.execute_from_commandline()  # the gate freezes its startup objects once its model is restored
 
 
 @worker.command("projections")

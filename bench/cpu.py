@@ -52,11 +52,15 @@ def snapshot() -> dict[str, dict[int, float]]:
     return groups
 
 
+def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds each group used between two snapshots, plus ``total``."""
+    used = {group: sum(cpu - before.get(group, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            for group, pids in sorted(after.items())}
+    used["total"] = sum(used.values())
+    return used
+
+
 def per_command(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]],
                 commands: int) -> dict[str, float]:
     """Microseconds of CPU per command for each group, plus ``total``."""
-    spent = {group: sum(cpu - before.get(group, {}).get(pid, 0.0) for pid, cpu in pids.items())
-             for group, pids in after.items()}
-    result = {group: round(seconds / commands * 1e6, 1) for group, seconds in sorted(spent.items())}
-    result["total"] = round(sum(spent.values()) / commands * 1e6, 1)
-    return result
+    return {group: round(seconds / commands * 1e6, 1) for group, seconds in spent(before, after).items()}

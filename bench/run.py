@@ -115,8 +115,7 @@ def rebuild_vs_copy(settings: Settings) -> dict:
     sampler.start()
     cpu_before = cpu.snapshot()
     report = rebuild(InboxProjection(), settings.kafka_bootstrap, settings.postgres_dsn)
-    during = {"cpu_s": {group: round(us / 1e6, 2) for group, us in
-                        cpu.per_command(cpu_before, cpu.snapshot(), 1).items()},
+    during = {"cpu_s": {group: round(s, 2) for group, s in cpu.spent(cpu_before, cpu.snapshot()).items()},
               "autovacuum": sampler.stop()}
     cols = ", ".join(COLUMNS)
     with psycopg.connect(settings.postgres_dsn) as conn:
@@ -182,6 +181,13 @@ def intake_alone(platform: Platform, settings: Settings, url: str, seconds: int,
     return result, drain(settings, backlog)
 
 
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """Share of a core each process uses with nothing to do (polls, timers, heartbeats): paid at any rate."""
+    before = cpu.snapshot()
+    time.sleep(seconds)
+    return {group: round(s / seconds, 3) for group, s in cpu.spent(before, cpu.snapshot()).items()}
+
+
 def fixed_rate(settings: Settings, rate: int, seconds: int, content_bytes: int) -> dict:
     """Open-loop run at ``rate``/s until drained, with CPU per command by process over that time, then the
     latency split by stage (``bench.hops``, not counted in the CPU figures)."""
@@ -207,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per throughput run (default 15)")
     parser.add_argument("--warmup-seconds", type=int, default=25,
                         help="closed-loop load before measuring, so the JVM's JIT is done (default 25)")
+    parser.add_argument("--idle-seconds", type=float, default=10,
+                        help="how long to measure the idle platform's CPU after the warm-up (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--rate", type=int, default=1000, help="fixed rate for the latency run (default 1000/s)")
     parser.add_argument("--sustainable-rate", type=int, default=200,
@@ -230,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         # start-up cost, not a per-command one; connections and caches warm up too.
         wrk(url, args.warmup_seconds, args.connections, content_bytes=args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained after warm-up")
+        print("idle CPU...", flush=True)
+        results["idle"] = idle_cpu(args.idle_seconds)
         results["intake"] = wrk(url, args.seconds, args.connections, content_bytes=args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained")
         print("intake with the downstream workers paused (gateway + Kafka alone), then their drain...", flush=True)
@@ -293,6 +303,9 @@ def report(r: dict) -> None:
         shares = ", ".join(f"{group} {us:,.0f}" for group, us in used.items() if group != "total")
         lines.append(f"| CPU per command at {run['rate']}/s, µs (all processes, then by process) "
                      f"| {used['total']:,.0f} | {shares} | |")
+    idle = r["idle"]
+    lines.append(f"| idle CPU, share of a core (all processes, then by process) | {idle['total']:.1%} | "
+                 + ", ".join(f"{g} {v:.1%}" for g, v in idle.items() if g != "total") + " | |")
     during = rb["during_rebuild"]
     lines.append(f"| CPU seconds by process during the rebuild ({rb['rebuild']['seconds']:.1f} s; the rebuild runs "
                  f"in the bench process) | " + ", ".join(f"{g} {v:.1f}" for g, v in during["cpu_s"].items()) +

@@ -105,10 +105,6 @@ class KafkaServer:
         return ["java", f"-Xmx{self.heap}", f"-Xms{self.heap}", *gc, f"-Dkafka.logs.dir={self.state_dir / 'logs'}",
                 f"-Dlog4j2.configurationFile={LOG4J2_XML}", "-cp", f"{libs}/*", main, *args]
 
-    @property
-    def gc_log_path(self) -> Path:
-        return gc_log_path(self.state_dir)
-
     def _format(self, libs: Path, config: Path) -> None:
         if (self.state_dir / "kafka" / "data" / "meta.properties").exists():
             return
@@ -125,8 +121,9 @@ class KafkaServer:
         libs = ensure_jars(self.cache_dir)
         config = self._write_config()
         self._format(libs, config)
-        self.gc_log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = spawn(self._java(libs, "kafka.Kafka", str(config), gc_log=self.gc_log_path), self.log_path)
+        gc_log = gc_log_path(self.state_dir)
+        gc_log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = spawn(self._java(libs, "kafka.Kafka", str(config), gc_log=gc_log), self.log_path)
         wait_until(lambda: kafka_metadata_ok(self.bootstrap), timeout_s, f"Kafka on {self.bootstrap}",
                    self.proc, self.log_path)
 

@@ -4,6 +4,7 @@ data path."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -39,8 +40,6 @@ def group_lag(bootstrap: str, group: str, topic: str) -> int:
 def read_between(bootstrap: str, topic: str, start: dict[int, int], end: dict[int, int],
                  timeout_s: float = 60.0) -> Iterator[Message]:
     """Every record of ``topic`` in [start, end) per partition; raises TimeoutError if they do not all come."""
-    import time
-
     todo = {p: off for p, off in end.items() if start.get(p, 0) < off}
     if not todo:
         return

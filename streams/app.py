@@ -19,9 +19,7 @@ import redis.exceptions
 from acgs.runtime import freeze_startup_objects
 from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
-from schemas.topics import (
-    COMMANDS,
-)
+from schemas.topics import COMMANDS
 from streams import faust_transport
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
@@ -72,7 +70,7 @@ def create_app(settings: Settings) -> faust.App:
     async def restore_model() -> None:
         """Restore the newest model checkpoint before scoring (the agents wait for it)."""
         await learner.ready()
-        freeze_startup_objects("gate")  # again: the restored model and faust's started services
+        freeze_startup_objects("gate")  # after the restored model and faust's started services exist
 
     publisher = AsyncBatchPublisher(settings.kafka_bootstrap, "acgs-gate")
 

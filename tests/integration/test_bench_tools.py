@@ -39,3 +39,12 @@ def test_the_autovacuum_sampler_reports_a_share_and_the_tables_it_saw(platform):
     seen = sampler.stop()
     assert sampler.samples >= 1 and not sampler.is_alive()
     assert 0.0 <= seen["busy_share"] <= 1.0 and isinstance(seen["tables"], list)
+
+
+def test_idle_cpu_reports_a_share_of_a_core_for_each_running_component(platform):
+    from bench.run import idle_cpu
+
+    shares = idle_cpu(1.0)
+    assert {"gateway", "kafka broker", "postgres", "worker gate", "worker projections"} <= set(shares)
+    assert all(0.0 <= v <= 2.0 for v in shares.values())  # two cores at most
+    assert shares["total"] == pytest.approx(sum(v for g, v in shares.items() if g != "total"), abs=0.01)
