@@ -1,9 +1,9 @@
 """CPU time per platform process, read from /proc: what one command costs each part of the platform.
 
 Processes are grouped by what they run (the Kafka broker, every Postgres backend, Redis, each ``acgs``
-component, and the process calling ``snapshot`` with the children it has waited for as the load generator),
-so the difference of two snapshots divided by the commands sent in between is the CPU each part spent per
-command.
+component, and the process calling ``snapshot`` as the load generator), each counted with the children it
+has waited for, so the difference of two snapshots divided by the commands sent in between is the CPU each
+part spent per command.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def snapshot() -> dict[str, dict[int, float]]:
         group = _group(int(entry.name), cmdline, name)
         if group is None:
             continue
-        ticks = int(fields[11]) + int(fields[12])
-        if group == LOAD_GENERATOR:  # and the children it has waited for: bench/openloop runs as one
-            ticks += int(fields[13]) + int(fields[14])
+        # With the children it has waited for: the postmaster's include Postgres backends that have exited (a
+        # rebuild's connection is gone before the snapshot after it), the bench process's include openloop.
+        ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         groups.setdefault(group, {})[int(entry.name)] = ticks / _TICKS
     return groups
 
