@@ -40,6 +40,8 @@ GATE_BATCH = 500
 GATE_BATCH_WAIT_S = 0.005
 # Batches whose outputs may await the broker's acknowledgement while the gate processes the next ones.
 GATE_IN_FLIGHT = 4
+# How stale the consumer's view of the topics may get (see create_app).
+CONSUMER_METADATA_MAX_AGE_MS = 5_000
 # How often the gate's fetch settings follow its input rate (streams/faust_transport.py, fetch_for_rate).
 FETCH_CHECK_S = 0.5
 
@@ -57,6 +59,9 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         # Outputs go through librdkafka (streams/batch_publisher.py); faust's own producer stays idle.
         broker_commit_interval=0.5,
+        # A group joined while the broker was still loading its topics gets no partitions, and aiokafka only
+        # rejoins once fresh metadata shows them: refresh every few seconds, not aiokafka's 5 minutes.
+        consumer_metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
         stream_wait_empty=False,
     )
     source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)

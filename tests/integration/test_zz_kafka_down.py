@@ -1,4 +1,4 @@
-"""Kafka stopped → the gateway answers 503 with Retry-After, never 202; it recovers when Kafka returns.
+"""Kafka stopped → the gateway answers 503 with Retry-After, never 202; the platform recovers when Kafka returns.
 
 Named to run last: it stops the session's broker.
 """
@@ -25,4 +25,9 @@ def test_with_kafka_stopped_the_gateway_answers_503_and_recovers(platform, api):
         kafka.start()
     wait_until(lambda: kafka_metadata_ok(kafka.bootstrap), 60, "Kafka back")
     body = message(unique("t"), unique("a"), unique("b"))
-    wait_until(lambda: api.post("/api/v1/messages/send", json=body).status_code == 202, 60, "202 again")
+    accepted = wait_until(lambda: (r := api.post("/api/v1/messages/send", json=body)).status_code == 202 and r, 60,
+                          "202 again")
+    # The stream workers reconnect too: a command sent after the restart reaches the read model.
+    command_id = accepted.json()["command_id"]
+    wait_until(lambda: api.get(f"/api/v1/commands/{command_id}?wait_ms=2000").json()["status"] == "delivered",
+               90, "a command sent after Kafka's restart delivered")
