@@ -1,9 +1,8 @@
 """Composition root of the stream worker: the faust app that runs the constitutional gate.
 
-Delivery is at-least-once: the gate takes its source records in batches and publishes a batch's outputs through
-librdkafka; a batch's source records are acknowledged to faust (which later commits their offsets) only once
-the broker acknowledged all of its outputs and those of every earlier batch (streams/ack_pipeline.py), while
-the gate goes on with the next batches. The outputs carry deterministic ids, so a replay after a crash only
+Delivery is at-least-once: the gate takes its source records in batches, publishes a batch's outputs through
+librdkafka and waits for the broker's acknowledgement of all of them before faust acknowledges (and later
+commits) the batch's source offsets. The outputs carry deterministic ids, so a replay after a crash only
 repeats identical events, which every projection ignores.
 """
 
@@ -22,7 +21,6 @@ from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
 from schemas.topics import COMMANDS
 from streams import faust_transport
-from streams.ack_pipeline import AckPipeline
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
 from streams.exceptions import PublishError
@@ -38,8 +36,6 @@ log = logging.getLogger("acgs.streams.gate")
 # A batch closes at GATE_BATCH records or GATE_BATCH_WAIT_S after it opened, whichever comes first.
 GATE_BATCH = 500
 GATE_BATCH_WAIT_S = 0.005
-# Batches whose outputs may await the broker's acknowledgement while the gate processes the next ones.
-GATE_IN_FLIGHT = 4
 # How stale the consumer's view of the topics may get (see create_app).
 CONSUMER_METADATA_MAX_AGE_MS = 5_000
 # How often the gate's fetch settings follow its input rate (streams/faust_transport.py, fetch_for_rate).
@@ -108,24 +104,23 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(source, name=PROCESSOR)
     async def constitutional_gate(stream):  # noqa: ANN001 - faust's stream type
-        """Batches of up to GATE_BATCH records: decide each, send all outputs, ack once they are durable."""
+        """Batches of up to GATE_BATCH records: decide each, publish all outputs, then faust acks the batch."""
         await learner.ready()
-        async with AckPipeline(publisher, stream.ack, GATE_IN_FLIGHT) as pipeline:
-            async for events in stream.noack_take(GATE_BATCH, within=GATE_BATCH_WAIT_S):
-                seen[0] += len(events)
-                outputs = []
-                for event in events:
-                    message = event.message
-                    raw = RawRecord(message.topic, message.partition, message.offset, message.key,
-                                    message.value, list(message.headers or []))
-                    outputs.extend(await _process(gate, raw))
-                await pipeline.submit(events, outputs)
+        async for events in stream.take_events(GATE_BATCH, within=GATE_BATCH_WAIT_S):
+            seen[0] += len(events)
+            outputs = []
+            for event in events:
+                message = event.message
+                raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
+                                list(message.headers or []))
+                outputs.extend(await _process(gate, raw))
+            await _publish(publisher, outputs)
 
     return app
 
 
 async def _publish(publisher: AsyncBatchPublisher, outputs: list) -> None:
-    """Publish until acknowledged (the learner's drift events; the gate's batches go through its AckPipeline)."""
+    """Publish until acknowledged: the batch's source records are acked only after this returns."""
     delay = 0.1
     while True:
         try:

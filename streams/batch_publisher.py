@@ -2,9 +2,8 @@
 
 The gate used to send each output through faust's ``Topic.send`` and aiokafka's producer, which builds every
 produce request in Python: under load that was about a third of the gate's CPU. librdkafka does the same
-work in C on its own threads. ``send`` hands a batch to librdkafka and returns its ``Delivery``, resolved once
-the broker acknowledged every record of it (acks=all, idempotent); the gate keeps a few deliveries in flight
-(streams/ack_pipeline.py) and lets faust acknowledge a batch's source records only after its delivery resolved.
+work in C on its own threads. The gate awaits one future per batch, resolved when the broker acknowledged
+every record of it (acks=all, idempotent), and only then lets faust acknowledge the batch's source records.
 """
 
 from __future__ import annotations
@@ -20,16 +19,15 @@ from streams.gate import Output
 from streams.kafka_publisher import acked_producer
 
 
-class Delivery:
+class _Batch:
     """Counts the acknowledgements of one batch on librdkafka's thread; wakes the loop once, at the end."""
 
-    __slots__ = ("future", "loop", "remaining", "failures", "topic")
+    __slots__ = ("future", "loop", "remaining", "failures")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, outputs: Sequence[Output]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
-        self.remaining = len(outputs)
-        self.topic = outputs[0].topic if outputs else ""
+        self.remaining = size
         self.failures: list[tuple[str, KafkaError]] = []
 
     def on_delivery(self, err: KafkaError | None, msg: Message) -> None:
@@ -48,15 +46,6 @@ class Delivery:
         else:
             self.future.set_result(None)
 
-    async def acknowledged(self, timeout_s: float) -> None:
-        """Return once every record is acknowledged; raise PublishError if one failed or time ran out."""
-        if self.remaining == 0 and not self.future.done():
-            self._finish()  # an empty batch, or the callback's wake-up has not run yet
-        try:
-            await asyncio.wait_for(asyncio.shield(self.future), timeout_s)
-        except TimeoutError:
-            raise PublishError(self.topic, self.remaining, "no acknowledgement in time") from None
-
 
 class AsyncBatchPublisher:
     def __init__(self, bootstrap: str, client_id: str, linger_ms: int = 2, timeout_s: float = 30.0) -> None:
@@ -70,26 +59,23 @@ class AsyncBatchPublisher:
         while self._running:
             self._producer.poll(0.1)
 
-    async def send(self, outputs: Sequence[Output]) -> Delivery:
-        """Hand ``outputs`` to librdkafka in order, without waiting for the broker; await the result later."""
-        delivery = Delivery(asyncio.get_running_loop(), outputs)
+    async def publish(self, outputs: Sequence[Output]) -> None:
+        """Send ``outputs`` in order; return once all are acknowledged, else raise PublishError."""
+        if not outputs:
+            return
+        batch = _Batch(asyncio.get_running_loop(), len(outputs))
         for out in outputs:
             while True:
                 try:
                     self._producer.produce(out.topic, key=out.key, value=out.value, headers=out.headers,
-                                           on_delivery=delivery.on_delivery)
+                                           on_delivery=batch.on_delivery)
                     break
                 except BufferError:  # local queue full: wait for acknowledgements to drain it
                     await asyncio.sleep(0.01)
-        return delivery
-
-    async def wait(self, delivery: Delivery) -> None:
-        """Return once ``delivery`` is acknowledged, else raise PublishError."""
-        await delivery.acknowledged(self._timeout_s + 5.0)
-
-    async def publish(self, outputs: Sequence[Output]) -> None:
-        """Send ``outputs`` in order; return once all are acknowledged, else raise PublishError."""
-        await self.wait(await self.send(outputs))
+        try:
+            await asyncio.wait_for(asyncio.shield(batch.future), self._timeout_s + 5.0)
+        except TimeoutError:
+            raise PublishError(outputs[0].topic, batch.remaining, "no acknowledgement in time") from None
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
