@@ -38,6 +38,7 @@ GATE_BATCH = 500
 GATE_BATCH_WAIT_S = 0.005
 # How stale the consumer's view of the topics may get (see create_app).
 CONSUMER_METADATA_MAX_AGE_MS = 5_000
+GATE_SESSION_TIMEOUT_S = 15.0
 # How often the gate's fetch settings follow its input rate (streams/faust_transport.py, fetch_for_rate).
 FETCH_CHECK_S = 0.5
 
@@ -58,6 +59,9 @@ def create_app(settings: Settings) -> faust.App:
         # A group joined while the broker was still loading its topics gets no partitions, and aiokafka only
         # rejoins once fresh metadata shows them: refresh every few seconds, not aiokafka's 5 minutes.
         consumer_metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
+        # A gate that crashed holds its partitions until its session expires: 15 s, not faust's 60 s, before a
+        # restarted gate (or another instance) takes them over. Heartbeats still go every 3 s.
+        broker_session_timeout=GATE_SESSION_TIMEOUT_S,
         stream_wait_empty=False,
     )
     source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)
