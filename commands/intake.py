@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from commands import rules
-from commands.ids import new_id
+from commands.ids import derived_id, new_id
 from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
 from commands.exceptions import CommandLogUnavailable, ConstitutionalViolation, InvalidCommand, TenantMismatch
 from commands.kafka_log import KafkaCommandLog
@@ -33,7 +33,7 @@ def now_ms() -> int:
 
 
 def check_event_id(command_id: str, source: str) -> str:
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"check\x00{command_id}\x00{source}"))
+    return derived_id(IDEMPOTENCY_NAMESPACE, f"check\x00{command_id}\x00{source}")
 
 
 def violation_record(command_id: str, tenant_id: str | None, req: SendMessageRequest | None,
@@ -87,7 +87,7 @@ class MessageIntake:
         if req.idempotency_key is None:
             return new_id()
         name = f"{tenant_id}\x00{req.from_agent}\x00{req.idempotency_key}"
-        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
+        return derived_id(IDEMPOTENCY_NAMESPACE, name)
 
     async def _refuse_if_invalid(self, req: SendMessageRequest, tenant_id: str, command_id: str,
                                  correlation_id: str) -> None:
@@ -115,7 +115,7 @@ class MessageIntake:
             pass
 
     async def _append(self, req: SendMessageRequest, tenant_id: str, command_id: str, correlation_id: str) -> dict:
-        message_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"message\x00{command_id}"))
+        message_id = derived_id(IDEMPOTENCY_NAMESPACE, f"message\x00{command_id}")
         record = {
             "command_id": command_id, "message_id": message_id, "tenant_id": tenant_id,
             "from_agent": req.from_agent, "to_agent": req.to_agent, "message_type": req.message_type.value,

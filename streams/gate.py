@@ -7,10 +7,10 @@ delivery from Kafka becomes idempotent effects downstream.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from commands import rules
+from commands.ids import derived_id
 from commands.intake import IDEMPOTENCY_NAMESPACE, check_event_id, now_ms
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
@@ -105,7 +105,7 @@ class ConstitutionalGate:
         now = now_ms()
         headers = self._headers(raw, record)
         delivered = {
-            "event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"delivered\x00{record['command_id']}")),
+            "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"delivered\x00{record['command_id']}"),
             **{k: record[k] for k in ("command_id", "message_id", "tenant_id", "from_agent", "to_agent",
                                       "message_type", "priority", "content", "payload_json", "conversation_id",
                                       "constitutional_hash", "issued_at")},
@@ -135,7 +135,7 @@ class ConstitutionalGate:
     def dead_letter_for(codec: AvroCodec, raw: RawRecord, code: str, error: str, processor: str) -> Output:
         """The ``acgs.dlq`` record for ``raw``: original bytes kept, facts repeated in headers."""
         event = {
-            "event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"dlq\x00{raw.topic}\x00{raw.partition}\x00{raw.offset}")),
+            "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"dlq\x00{raw.topic}\x00{raw.partition}\x00{raw.offset}"),
             "source_topic": raw.topic, "source_partition": raw.partition, "source_offset": raw.offset,
             "original_key": raw.key, "original_value": raw.value, "error_code": code, "error": error[:2000],
             "processor": processor, "recorded_at": now_ms(),

@@ -27,6 +27,7 @@ from commands.approvals import (
     RequestClosed,
     event_to_dict,
 )
+from commands.ids import derived_id
 from commands.intake import IDEMPOTENCY_NAMESPACE, now_ms
 from schemas.codec import AvroCodec
 from schemas.topics import AGENT_MESSAGES, APPROVAL_EVENTS, GOVERNANCE_DECISIONS
@@ -137,8 +138,8 @@ class ApprovalWriter:
         for event, body in zip(new, bodies, strict=True):
             events.append(event)
             state = state_of(ApprovalRequest.rebuild(events))
-            record = {"event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"approval\x00{approval_id}\x00"
-                                                                         f"{body['originator_version']}")),
+            record = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"approval\x00{approval_id}\x00"
+                                                                    f"{body['originator_version']}"),
                       "approval_id": approval_id, "version": body["originator_version"], "type": body["type"],
                       "tenant_id": request.tenant_id, "body_json": orjson.dumps(body).decode(),
                       "state_json": orjson.dumps(state).decode(), "recorded_at": now_ms()}

@@ -11,13 +11,13 @@ Every output id is deterministic from the command id, so a replayed command yiel
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from commands.approvals import request_id_for
+from commands.ids import derived_id
 from commands.intake import IDEMPOTENCY_NAMESPACE, now_ms
 from schemas.codec import AvroCodec, encode_with
 from schemas.topics import APPROVAL_COMMANDS, GOVERNANCE_ANOMALIES, GOVERNANCE_DECISIONS
@@ -67,7 +67,7 @@ def scoring_input(record: dict[str, Any]) -> ScoringInput:
 
 
 def decision_event_id(command_id: str, kind: str) -> str:
-    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"decision\x00{kind}\x00{command_id}"))
+    return derived_id(IDEMPOTENCY_NAMESPACE, f"decision\x00{kind}\x00{command_id}")
 
 
 def explanation_wire(explanation: tuple[tuple[str, float], ...]) -> list[dict[str, Any]]:
@@ -136,21 +136,21 @@ class GovernanceStage:
                      "decision": {k: decision[k] for k in ("tenant_id", "message_type", "impact_score", "threshold",
                                                            "model_version", "explanation", "features_json")}},
         }
-        command = {"request_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"hold\x00{record['command_id']}")),
+        command = {"request_id": derived_id(IDEMPOTENCY_NAMESPACE, f"hold\x00{record['command_id']}"),
                    "type": "request", "approval_id": approval_id, "tenant_id": record["tenant_id"],
                    "body_json": orjson.dumps(body).decode(), "issued_at": now_ms()}
         return (APPROVAL_COMMANDS, approval_id.encode(), self.codec.encode(APPROVAL_COMMANDS, command), [])
 
     def _anomaly(self, record: dict) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
         found = self._last_anomaly
-        event = {"event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"anomaly\x00{record['command_id']}")),
+        event = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"anomaly\x00{record['command_id']}"),
                  "kind": "anomaly", "subject": found.agent_id, "tenant_id": record["tenant_id"],
                  "command_id": record["command_id"], "score": found.score, "threshold": found.threshold,
                  "details_json": orjson.dumps(dict(found.observed)).decode(), "detected_at": now_ms()}
         return (GOVERNANCE_ANOMALIES, found.agent_id.encode(), self.codec.encode(GOVERNANCE_ANOMALIES, event), [])
 
     def drift_event(self, approval_id: str, drift: Any) -> tuple[str, bytes, bytes]:
-        event = {"event_id": str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"drift\x00{approval_id}")), "kind": "drift",
+        event = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"drift\x00{approval_id}"), "kind": "drift",
                  "subject": "impact-model", "tenant_id": None, "command_id": None, "score": drift.mean_error,
                  "threshold": 0.0, "details_json": orjson.dumps({"errors_seen": drift.errors_seen,
                                                                   "window": drift.window,
