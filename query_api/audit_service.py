@@ -85,7 +85,9 @@ class AuditService:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._origin = settings.audit_origin
-        self._pool = ConnectionPool(settings.postgres_dsn, min_size=1, max_size=4, open=False,
+        # As the gateway's pool: connections broken by a database restart are replaced before use.
+        self._pool = ConnectionPool(settings.postgres_dsn, min_size=1, max_size=4, open=False, timeout=5,
+                                    check=ConnectionPool.check_connection,
                                     kwargs={"autocommit": True, "connect_timeout": 3})
         self._codec = AvroCodec()
         self.chain = chain_info(settings)
