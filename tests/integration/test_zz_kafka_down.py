@@ -6,6 +6,7 @@ Named to run last: it stops the session's broker.
 from __future__ import annotations
 
 from infra.kafka import kafka_metadata_ok
+from tests.integration.audit_support import event_ids, wait_for_leaves
 from tests.integration.conftest import message, unique, wait_until
 
 
@@ -31,3 +32,6 @@ def test_with_kafka_stopped_the_gateway_answers_503_and_recovers(platform, api):
     command_id = accepted.json()["command_id"]
     wait_until(lambda: api.get(f"/api/v1/commands/{command_id}?wait_ms=2000").json()["status"] == "delivered",
                90, "a command sent after Kafka's restart delivered")
+    # ... and the audit log: its delivery and acceptance become leaves; no worker exited over the outage.
+    wait_for_leaves(platform.settings.postgres_dsn, event_ids([command_id]), 60)
+    assert platform.failed_components() == {}
