@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import psycopg
 import redis.asyncio as aioredis
-import redis.exceptions
 from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +21,7 @@ from acgs.settings import Settings, get_settings
 from commands import api as command_routes
 from commands import approvals_api, notifications_api
 from commands.approval_service import ApprovalCommands
-from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
+from commands.directory import REDIS_DOWN, RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
 from commands.exceptions import IntakeError
 from commands.hot_route import HotSendRoute
 from commands.http_errors import error_body, validation_failure
@@ -74,7 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for postgres_error in (psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(postgres_error, on_postgres_down)
-    for redis_error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+    for redis_error in REDIS_DOWN:  # read routes; sends turn it into DirectoryUnavailable (commands/intake.py)
         app.add_exception_handler(redis_error, on_redis_down)
 
     @app.exception_handler(Exception)

@@ -11,6 +11,7 @@ import time
 
 import orjson
 import redis.asyncio as aioredis
+import redis.exceptions
 
 AGENT_TENANTS_KEY = "acgs:agent_tenant"
 IDEMPOTENCY_PREFIX = "acgs:idem:"
@@ -18,6 +19,8 @@ STATUS_PREFIX = "acgs:cmd:"
 # One pub/sub channel for every wake-up: {"c": [command ids], "i": [[tenant, agent]], "a": [agents registered]}
 NOTIFY_CHANNEL = "acgs:notify"
 _PENDING = b"pending"
+# What redis-py raises when Redis is down or does not answer in time (as opposed to a bad command).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class RedisAgentDirectory:

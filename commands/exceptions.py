@@ -25,6 +25,12 @@ class TenantMismatch(IntakeError):
     status_code = 403
 
 
+class DirectoryUnavailable(IntakeError):
+    """Redis (agent directory, idempotency records) did not answer: the send is refused, the client may retry."""
+
+    status_code = 503
+
+
 class CommandLogUnavailable(IntakeError):
     """Kafka did not acknowledge the append: nothing was accepted, the client may retry."""
 

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import orjson
-import redis.exceptions
 from pydantic import ValidationError
 from starlette.applications import Starlette
 
@@ -86,11 +85,6 @@ class HotSendRoute:
             COMMANDS_REFUSED.labels(exc.code).inc()
             headers = [(b"retry-after", b"1")] if exc.status_code == 503 else []
             return exc.status_code, error_body(exc.code, exc.message, **exc.details), headers
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            # The tenancy check reads the agent directory in Redis: without it, refuse (fail closed) and say why.
-            COMMANDS_REFUSED.labels("redis_unavailable").inc()
-            log.warning("Redis unavailable on %s: %s", SEND_PATH, exc)
-            return 503, error_body("redis_unavailable", "Redis is unavailable; retry shortly"), [(b"retry-after", b"1")]
         except Exception:  # noqa: BLE001 - never a stack trace to the client
             log.exception("unexpected error in %s", SEND_PATH)
             return 500, error_body("internal_error", "unexpected error; it has been logged"), []

@@ -15,8 +15,9 @@ import orjson
 
 from commands import rules
 from commands.ids import derived_id, new_id
-from commands.directory import RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
-from commands.exceptions import CommandLogUnavailable, ConstitutionalViolation, InvalidCommand, TenantMismatch
+from commands.directory import REDIS_DOWN, RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
+from commands.exceptions import (CommandLogUnavailable, ConstitutionalViolation, DirectoryUnavailable, InvalidCommand,
+                                 TenantMismatch)
 from commands.kafka_log import KafkaCommandLog
 from commands.models import SendMessageRequest
 from schemas.codec import AvroCodec
@@ -63,6 +64,14 @@ class MessageIntake:
     idempotency_wait_s: float = 10.0  # how long a replay waits for the first request's append to finish
 
     async def send(self, req: SendMessageRequest, correlation_id: str) -> dict:
+        try:
+            return await self._send(req, correlation_id)
+        except REDIS_DOWN as exc:
+            # The tenancy check reads the agent directory in Redis: without it, refuse (fail closed) and say why.
+            log.warning("Redis unavailable: %s", exc)
+            raise DirectoryUnavailable("redis_unavailable", "Redis is unavailable; retry shortly") from None
+
+    async def _send(self, req: SendMessageRequest, correlation_id: str) -> dict:
         tenant_id = rules.normalize_tenant_id(req.tenant_id)
         command_id = self._command_id(tenant_id, req)
         await self._refuse_if_invalid(req, tenant_id, command_id, correlation_id)
