@@ -32,9 +32,6 @@ log = logging.getLogger("acgs.projections")
 MAX_BATCH = 2000
 GROUP_ID = "acgs-projections"
 
-# The live worker's topics are written by the gate (see GATE_OUTPUT_FETCH).
-LIVE_FETCH = GATE_OUTPUT_FETCH
-
 
 class DeadLetters:
     """Poison records met by a projection go to ``acgs.dlq`` like the gate's."""
@@ -95,7 +92,7 @@ class ProjectionWorker:
 
     def run(self) -> None:
         self._conn = _connect(self._dsn)
-        consumer = make_consumer(self._bootstrap, self._group_id, **LIVE_FETCH)
+        consumer = make_consumer(self._bootstrap, self._group_id, **GATE_OUTPUT_FETCH)
         consumer.subscribe(self._topics, on_assign=self._on_assign)
         try:
             while not self._stop.is_set():

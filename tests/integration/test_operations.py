@@ -34,21 +34,34 @@ def _inbox_count(dsn: str, tenant: str) -> int:
         return conn.execute("SELECT count(*) FROM inbox WHERE tenant_id = %s", (tenant,)).fetchone()[0]
 
 
+def _burst_bodies(tenant: str) -> list[dict]:
+    return [message(tenant, f"s{i % 20}-{tenant}", f"r{i % 50}-{tenant}", content=f"n{i}") for i in range(2000)]
+
+
+def _inbox_rows_and_commands(dsn: str, tenant: str) -> tuple[int, int]:
+    """Inbox rows of ``tenant`` and their distinct command ids (the primary key alone would hide a double)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*), count(DISTINCT command_id) FROM inbox WHERE tenant_id = %s",
+                            (tenant,)).fetchone()
+
+
+async def _burst_and_kill(platform, component: str, tenant: str, bodies: list[dict]) -> list[int]:  # noqa: ANN001
+    """Send ``bodies``; SIGKILL ``component`` once this burst is visibly reaching the inbox read model."""
+    settings = platform.settings
+    task = asyncio.create_task(_burst(settings.gateway_url, bodies))
+    while _inbox_count(settings.postgres_dsn, tenant) < 200 and not task.done():
+        await asyncio.sleep(0.02)
+    os.killpg(platform.procs[component].pid, signal.SIGKILL)
+    platform.procs[component].wait()
+    return await task
+
+
 def test_sigkill_of_the_projection_worker_mid_burst_loses_and_doubles_nothing(platform):
     settings = platform.settings
     tenant = unique("burst")
-    bodies = [message(tenant, f"s{i % 20}-{tenant}", f"r{i % 50}-{tenant}", content=f"n{i}") for i in range(2000)]
+    bodies = _burst_bodies(tenant)
 
-    async def burst_and_kill() -> list[int]:
-        task = asyncio.create_task(_burst(settings.gateway_url, bodies))
-        # Kill once the projection is visibly applying this burst.
-        while _inbox_count(settings.postgres_dsn, tenant) < 200 and not task.done():
-            await asyncio.sleep(0.02)
-        os.killpg(platform.procs["projections"].pid, signal.SIGKILL)
-        platform.procs["projections"].wait()
-        return await task
-
-    statuses = asyncio.run(burst_and_kill())
+    statuses = asyncio.run(_burst_and_kill(platform, "projections", tenant, bodies))
     assert statuses.count(202) == 2000
     killed_at = _inbox_count(settings.postgres_dsn, tenant)
     assert killed_at < 2000  # the kill really happened mid-burst
@@ -56,36 +69,21 @@ def test_sigkill_of_the_projection_worker_mid_burst_loses_and_doubles_nothing(pl
     wait_until(lambda: _inbox_count(settings.postgres_dsn, tenant) >= 2000, 60, "2000 inbox rows")
     # Give any duplicate a chance to land, then check exactly 2,000 (the primary key alone would hide dupes,
     # so count distinct command ids against rows as well).
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT command_id) FROM inbox WHERE tenant_id = %s",
-                                      (tenant,)).fetchone()
-    assert rows == distinct == 2000
+    assert _inbox_rows_and_commands(settings.postgres_dsn, tenant) == (2000, 2000)
 
 
 def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
     settings = platform.settings
     tenant = unique("gatekill")
-    bodies = [message(tenant, f"s{i % 20}-{tenant}", f"r{i % 50}-{tenant}", content=f"n{i}") for i in range(2000)]
+    bodies = _burst_bodies(tenant)
     before = end_offsets(settings.kafka_bootstrap, "agent.messages")
 
-    async def burst_and_kill() -> list[int]:
-        task = asyncio.create_task(_burst(settings.gateway_url, bodies))
-        # Kill once the gate's decisions for this burst are visibly reaching the read model.
-        while _inbox_count(settings.postgres_dsn, tenant) < 200 and not task.done():
-            await asyncio.sleep(0.02)
-        os.killpg(platform.procs["gate"].pid, signal.SIGKILL)
-        platform.procs["gate"].wait()
-        return await task
-
-    statuses = asyncio.run(burst_and_kill())
+    statuses = asyncio.run(_burst_and_kill(platform, "gate", tenant, bodies))
     assert statuses.count(202) == 2000  # intake does not depend on the gate
     assert _inbox_count(settings.postgres_dsn, tenant) < 2000  # the kill really happened mid-burst
     platform.start_component("gate")
     wait_until(lambda: _inbox_count(settings.postgres_dsn, tenant) >= 2000, 120, "2000 inbox rows")
-    with psycopg.connect(settings.postgres_dsn) as conn:
-        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT command_id) FROM inbox WHERE tenant_id = %s",
-                                      (tenant,)).fetchone()
-    assert rows == distinct == 2000
+    assert _inbox_rows_and_commands(settings.postgres_dsn, tenant) == (2000, 2000)
     # The topic may hold a record twice (the killed gate's unacknowledged batch is decided again), but a
     # repeat is the same event: one event id per command.
     codec = AvroCodec()

@@ -6,6 +6,7 @@ Named to run late: it stops the session's database (and starts it again).
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from infra.postgres import postgres_ok
 from tests.integration.audit_support import event_ids, wait_for_leaves
@@ -15,8 +16,6 @@ from tests.integration.conftest import message, unique, wait_until
 def test_commands_sent_while_postgres_is_down_are_delivered_once_it_returns(platform, api):
     postgres = platform.stack.postgres
     if postgres is None:
-        import pytest
-
         pytest.skip("PostgreSQL is external (DATABASE_URL): the test does not stop it")
     tenant = unique("pgdown")
     postgres.stop()
