@@ -6,7 +6,7 @@ once from the kernel serves them.
 
 Derived ids (a replayed record gets the same one) are RFC 4122 version 5 UUIDs. ``derived_id`` returns the
 same text as ``str(uuid.uuid5(namespace, name))`` without building the ``UUID`` object, which is most of that
-call's cost (measured: 3.3 µs instead of 10.5 µs here); the gate makes several per command.
+call's cost (``bench/ids_bench.py``: about a third of the time); the gate makes several per command.
 """
 
 from __future__ import annotations
