@@ -6,27 +6,21 @@ Named to run late: it stops the session's database (and starts it again).
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from infra.postgres import postgres_ok
 from tests.integration.audit_support import event_ids, wait_for_leaves
 from tests.integration.conftest import message, unique, wait_until
+from tests.integration.outage import stopped, wait_delivered
 
 
 def test_commands_sent_while_postgres_is_down_are_delivered_once_it_returns(platform, api):
-    postgres = platform.stack.postgres
-    if postgres is None:
-        pytest.skip("PostgreSQL is external (DATABASE_URL): the test does not stop it")
     tenant = unique("pgdown")
-    postgres.stop()
-    try:
+    with stopped(platform.stack.postgres, "PostgreSQL (DATABASE_URL)"):
         sent = [api.post("/api/v1/messages/send", json=message(tenant, unique("a"), unique("b"), content=f"n{i}"))
                 for i in range(20)]
         # Reads need the database: a clear 503 with a code, never a 500.
         status = api.get(f"/api/v1/commands/{sent[0].json().get('command_id', 'x')}")
         ready = api.get("/ready")
-    finally:
-        postgres.start()
     assert [r.status_code for r in sent] == [202] * 20, [r.text for r in sent if r.status_code != 202]
     assert status.status_code == 503 and status.json()["code"], status.text
     assert ready.status_code == 503 and ready.json()["checks"]["postgres"] != "ok"
@@ -34,8 +28,7 @@ def test_commands_sent_while_postgres_is_down_are_delivered_once_it_returns(plat
     wait_until(lambda: postgres_ok(platform.settings.postgres_dsn), 60, "PostgreSQL back")
     ids = [r.json()["command_id"] for r in sent]
     for command_id in ids:
-        wait_until(lambda: api.get(f"/api/v1/commands/{command_id}?wait_ms=2000").json().get("status")
-                   == "delivered", 90, f"{command_id} delivered after PostgreSQL's restart")
+        wait_delivered(api, command_id, f"{command_id} delivered after PostgreSQL's restart")
     with psycopg.connect(platform.settings.postgres_dsn) as conn:
         rows, distinct = conn.execute("SELECT count(*), count(DISTINCT command_id) FROM inbox WHERE tenant_id = %s",
                                       (tenant,)).fetchone()

@@ -6,33 +6,23 @@ platform keeps there (agent directory mirror, status cache, wake-ups) is rebuilt
 
 from __future__ import annotations
 
-import pytest
-
 from infra.redis import redis_ok
 from tests.integration.conftest import message, unique, wait_until
+from tests.integration.outage import send_until_accepted, stopped, wait_delivered
 
 
 def test_with_redis_stopped_sends_get_503_and_the_platform_recovers(platform, api):
-    redis_server = platform.stack.redis
-    if redis_server is None:
-        pytest.skip("Redis is external (REDIS_URL): the test does not stop it")
     tenant = unique("redisdown")
-    redis_server.stop()
-    try:
+    with stopped(platform.stack.redis, "Redis (REDIS_URL)"):
         refused = api.post("/api/v1/messages/send", json=message(tenant, unique("a"), unique("b")))
         ready = api.get("/ready")
-    finally:
-        redis_server.start()
     assert refused.status_code == 503, refused.text
     assert refused.json()["code"] == "redis_unavailable" and refused.headers["Retry-After"]
     assert ready.status_code == 503 and ready.json()["checks"]["redis"] != "ok"
 
     wait_until(lambda: redis_ok(platform.settings.redis_dsn), 30, "Redis back")
     body = message(tenant, unique("a"), unique("b"), content="after the restart")
-    accepted = wait_until(lambda: (r := api.post("/api/v1/messages/send", json=body)).status_code == 202 and r, 60,
-                          "202 again")
-    command_id = accepted.json()["command_id"]
-    wait_until(lambda: api.get(f"/api/v1/commands/{command_id}?wait_ms=2000").json().get("status") == "delivered",
-               90, "a command sent after Redis's restart delivered")
+    command_id = send_until_accepted(api, body).json()["command_id"]
+    wait_delivered(api, command_id, "a command sent after Redis's restart delivered")
     # Every worker rode out the outage (retrying) instead of exiting.
     assert platform.failed_components() == {}
