@@ -21,7 +21,7 @@ import redis
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from projections.base import Changes, Projection, load_offsets, next_offsets, store_offsets
-from projections.consuming import GATE_OUTPUT_FETCH, decode_batch, make_consumer, poll_batch, positions
+from projections.consuming import FETCH_ON_ARRIVAL, decode_batch, make_consumer, poll_batch, positions
 from projections.notify import RedisNotifier
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
@@ -92,7 +92,7 @@ class ProjectionWorker:
 
     def run(self) -> None:
         self._conn = _connect(self._dsn)
-        consumer = make_consumer(self._bootstrap, self._group_id, **GATE_OUTPUT_FETCH)
+        consumer = make_consumer(self._bootstrap, self._group_id, **FETCH_ON_ARRIVAL)
         consumer.subscribe(self._topics, on_assign=self._on_assign)
         try:
             while not self._stop.is_set():

@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from acgs.settings import Settings
 from commands.directory import NOTIFY_CHANNEL
 from projections.base import load_offsets, next_offsets, store_offsets
-from projections.consuming import LOW_VOLUME_FETCH, make_consumer, poll_batch, positions
+from projections.consuming import FETCH_ON_ARRIVAL, make_consumer, poll_batch, positions
 from projections.runner import DeadLetters
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
@@ -68,7 +68,7 @@ class ApprovalWorker:
         self._conn = psycopg.connect(self.settings.postgres_dsn)
         # A short session: after a crash, the partitions (and their timers) move on within seconds.
         consumer = make_consumer(self.settings.kafka_bootstrap, store.WRITER, **{"session.timeout.ms": 6000,
-                                 "heartbeat.interval.ms": 1000, **LOW_VOLUME_FETCH})
+                                 "heartbeat.interval.ms": 1000, **FETCH_ON_ARRIVAL})
         consumer.subscribe([APPROVAL_COMMANDS], on_assign=self._on_assign, on_revoke=self._on_revoke)
         tick = self.settings.approval_timer_tick_s
         try:

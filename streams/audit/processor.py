@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from commands.intake import now_ms
 from projections.base import load_offsets, next_offsets, store_offsets
-from projections.consuming import GATE_OUTPUT_FETCH, make_consumer, poll_batch
+from projections.consuming import FETCH_ON_ARRIVAL, make_consumer, poll_batch
 from schemas.codec import AvroCodec
 from schemas.topics import AUDIT_CHECKPOINTS, AUDIT_LOGS
 from streams.audit import pg_store
@@ -112,7 +112,7 @@ class AuditLogWorker:
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        consumer = make_consumer(self.config.bootstrap, CONSUMER_GROUP, **GATE_OUTPUT_FETCH)
+        consumer = make_consumer(self.config.bootstrap, CONSUMER_GROUP, **FETCH_ON_ARRIVAL)
         try:
             self._open(consumer)
             while not self._stop.is_set():

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from confluent_kafka import TopicPartition
 
 from projections.base import next_offsets
-from projections.consuming import GATE_OUTPUT_FETCH, make_consumer, poll_batch
+from projections.consuming import FETCH_ON_ARRIVAL, make_consumer, poll_batch
 from schemas.topics import GOVERNANCE_DECISIONS
 
 log = logging.getLogger("acgs.streams.learner")
@@ -50,7 +50,7 @@ class OutcomeFeed:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        consumer = make_consumer(self._bootstrap, self._group_id, **{"enable.auto.commit": True, **GATE_OUTPUT_FETCH})
+        consumer = make_consumer(self._bootstrap, self._group_id, **{"enable.auto.commit": True, **FETCH_ON_ARRIVAL})
         consumer.subscribe([GOVERNANCE_DECISIONS])
         try:
             while not self._stop.is_set():
