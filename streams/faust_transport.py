@@ -11,13 +11,22 @@ before the consumer starts (aiokafka reads them when it builds its fetcher). Wit
 only costs empty polls, so the gate switches its running fetcher between the two (``fetch_for_rate``,
 ``set_fetch``). ``tests/streams`` checks that the attributes still exist and are read per request, so an
 aiokafka upgrade that renames them fails loudly instead of silently.
+
+The consumer also hands each fetched record to the streams without the four asyncio tasks faust's drain
+loop asks mode for per record, unless the delivery actually has to wait (``BatchingConsumer.wait_first``);
+``tests/streams`` guards the drain loop's call the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine, Generator
+from typing import Any
+
 import aiokafka
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
+from mode.utils.locks import Event
 
 SCHEME = "acgs-kafka"
 FETCH_MIN_BYTES = 16 * 1024
@@ -67,9 +76,82 @@ def set_fetch(app_consumer: object, fetch: tuple[int, int]) -> bool:
     return True
 
 
+class FlowSuspended(Event):
+    """faust's ``Consumer.suspend_flow`` (set while a rebalance stops the flow), whose ``wait()`` is an object
+    ``BatchingConsumer.wait_first`` can recognise: only faust's drain loop waits on it."""
+
+    def wait(self) -> FlowWait:  # type: ignore[override] - awaitable like the coroutine it replaces
+        return FlowWait(self)
+
+
+class FlowWait:
+    __slots__ = ("event",)
+
+    def __init__(self, event: FlowSuspended) -> None:
+        self.event = event
+
+    def __await__(self) -> Generator[Any, None, bool]:
+        return Event.wait(self.event).__await__()
+
+
+class Resumed:
+    """The rest of a coroutine that has run up to its first suspension, as an awaitable.
+
+    Each future the coroutine waits on is handed, unchanged, to whoever awaits this (a task), and each
+    resumption or thrown exception (a cancellation) is passed back into the coroutine."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine, pending: Any) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, pending = self.coro, self.pending
+        while True:
+            try:
+                yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - thrown into the coroutine, which decides
+                step = coro.throw
+                argument: Any = exc
+            else:
+                step = coro.send
+                argument = None
+            try:
+                pending = step(argument)
+            except StopIteration as done:
+                return done.value
+
+
 class BatchingConsumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suspend_flow = FlowSuspended()
+
     def _new_consumer_thread(self) -> BatchingConsumerThread:
         return BatchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        """faust's drain loop hands each fetched record to the streams as ``wait_first(deliver(record),
+        suspend_flow.wait())``, so that a rebalance can abandon a delivery blocked on a full stream buffer.
+        mode's ``wait_first`` makes four tasks for that (the delivery, the flow, stopped, crashed), about
+        50 µs per record measured here, where a delivery to a buffer with room never waits at all.
+
+        So while the flow runs, the delivery starts at once, and only one that has to wait becomes a task
+        that races the flow as before; every other call goes to mode unchanged."""
+        if (timeout is None and len(coros) == 2 and isinstance(coros[1], FlowWait)
+                and isinstance(coros[0], Coroutine) and not self.suspend_flow.is_set()
+                and not self._stopped.is_set() and not self._crashed.is_set()):
+            delivery = coros[0]
+            try:
+                pending = delivery.send(None)
+            except StopIteration as done:
+                return WaitResults([delivery], [done.value], False)
+            coros = (Resumed(delivery, pending), coros[1])
+        return await super().wait_first(*coros, timeout=timeout)
 
 
 class Transport(faust_aiokafka.Transport):
