@@ -7,7 +7,8 @@ from typing import Any
 
 # pydantic error types → our machine-readable codes
 VALIDATION_CODES = {"json_invalid": "malformed_json", "extra_forbidden": "unknown_field", "missing": "missing_field",
-                    "enum": "invalid_enum", "literal_error": "invalid_enum", "string_too_long": "field_too_long"}
+                    "enum": "invalid_enum", "literal_error": "invalid_enum", "string_too_long": "field_too_long",
+                    "nul_character": "nul_character"}
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, Any]:

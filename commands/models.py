@@ -6,6 +6,9 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from commands.rules import NUL_VIOLATION, contains_nul
 
 
 class MessageType(StrEnum):
@@ -53,6 +56,14 @@ class SendMessageRequest(BaseModel):
     @classmethod
     def _alias_medium(cls, value: Any) -> Any:
         return "normal" if value == "medium" else value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # The stream gate refuses these too (commands.rules); refusing here keeps them out of the log.
+        if contains_nul(value):
+            raise PydanticCustomError(NUL_VIOLATION.code, NUL_VIOLATION.reason)
+        return value
 
 
 class SendMessageAccepted(BaseModel):

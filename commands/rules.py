@@ -10,6 +10,8 @@ import hmac
 import re
 from dataclasses import dataclass
 
+import orjson
+
 MESSAGE_TYPES = frozenset({
     "command", "query", "response", "event", "notification", "heartbeat", "governance_request",
     "governance_response", "constitutional_validation", "task_request", "task_response", "audit_log",
@@ -61,8 +63,36 @@ def check_tenancy(tenant_id: str, sender_tenant: str | None, recipient_tenant: s
     return None
 
 
+NUL_VIOLATION = Violation("schema", "nul_character",
+                          "text must not contain the NUL character (U+0000): Postgres text and JSON columns cannot hold it")
+
+
+def contains_nul(value: object) -> bool:
+    """True if a string anywhere in ``value`` (dict keys and values, list items) holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def _payload_has_nul(payload_json: str | None) -> bool:
+    # JSON can only carry U+0000 escaped; parse only when that escape is there at all.
+    if not payload_json or "\\u0000" not in payload_json:
+        return contains_nul(payload_json)
+    try:
+        return contains_nul(orjson.loads(payload_json))
+    except orjson.JSONDecodeError:
+        return True  # not JSON and holding the escape: refuse rather than guess
+
+
 def check_message_fields(record: dict, max_content_bytes: int) -> Violation | None:
     """Field rules of a SendAgentMessage record that Avro's types alone cannot express."""
+    if contains_nul({k: v for k, v in record.items() if k != "payload_json"}) or _payload_has_nul(
+            record.get("payload_json")):
+        return NUL_VIOLATION
     for name in ("from_agent", "to_agent"):
         if not AGENT_ID_RE.fullmatch(record.get(name) or ""):
             return Violation("schema", "invalid_agent_id", f"{name} must match {AGENT_ID_RE.pattern}")

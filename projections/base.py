@@ -8,11 +8,19 @@ crash can neither lose nor double a row.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import psycopg
+
+log = logging.getLogger("acgs.projections")
+
+# Errors that a record causes rather than Postgres (a value Postgres refuses, a record missing a field):
+# applying the same batch again fails the same way, so the worker would stall on it forever.
+RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, KeyError, TypeError, ValueError)
 
 OFFSETS_DDL = """
 CREATE TABLE IF NOT EXISTS projection_offsets (
@@ -153,3 +161,30 @@ def copy_rows(cur: psycopg.Cursor, temp_table: str, like: str, columns: tuple[st
     with cur.copy(f"COPY {temp_table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def apply_each(cur: psycopg.Cursor, work: list[tuple[Projection, list[Event]]],
+               on_failure: Callable[[Event, str, Exception], None]) -> list[Changes]:
+    """Apply the events one at a time, each under its own savepoint, after a batch failed with a record
+    error. An event that some projection cannot apply is applied by none of them and goes to
+    ``on_failure(event, projection_name, error)``; the rest are applied as a batch would have been."""
+    wanted: dict[tuple[str, int, int], tuple[Event, list[Projection]]] = {}
+    for projection, events in work:
+        for e in events:
+            wanted.setdefault((e.topic, e.partition, e.offset), (e, []))[1].append(projection)
+    changes: list[Changes] = []
+    for event, projections in sorted(wanted.values(), key=lambda item: item[0][:3]):
+        name = ""
+        try:
+            with cur.connection.transaction():
+                applied = []
+                for projection in projections:
+                    name = projection.name
+                    applied.append(projection.apply(cur, [event]))
+        except RECORD_ERRORS as exc:
+            log.error("projection %s cannot apply %s/%s/%s: %s: %s", name, event.topic, event.partition,
+                      event.offset, type(exc).__name__, exc)
+            on_failure(event, name, exc)
+            continue
+        changes.extend(applied)
+    return changes

@@ -26,7 +26,7 @@ import psycopg
 from confluent_kafka import TopicPartition
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from projections.base import Projection, load_offsets, next_offsets, store_offsets
+from projections.base import RECORD_ERRORS, Event, Projection, apply_each, load_offsets, next_offsets, store_offsets
 from projections.consuming import make_consumer, read_range
 from schemas.codec import AvroCodec
 
@@ -92,9 +92,18 @@ def read_ahead(batches: Iterator[T], depth: int) -> Iterator[T]:
         worker.join(timeout=5)
 
 
+def _skip_failed(event: Event, projection: str, exc: Exception) -> None:  # the live worker dead-lettered it
+    log.warning("rebuild skips %s/%s/%s, which %s cannot apply: %s", event.topic, event.partition, event.offset,
+                projection, exc)
+
+
 def _apply(cur: psycopg.Cursor, target: Projection, offsets_name: str, events, messages) -> None:  # noqa: ANN001
     if events:
-        target.apply(cur, events)
+        try:
+            with cur.connection.transaction():  # a savepoint: the swap applies inside its own transaction
+                target.apply(cur, events)
+        except RECORD_ERRORS:
+            apply_each(cur, [(target, events)], _skip_failed)
     store_offsets(cur, offsets_name, next_offsets([(m.topic(), m.partition(), m.offset()) for m in messages]))
 
 

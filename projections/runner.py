@@ -20,7 +20,8 @@ import psycopg
 import redis
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from projections.base import Changes, Projection, load_offsets, next_offsets, store_offsets
+from projections.base import (RECORD_ERRORS, Changes, Event, Projection, apply_each, load_offsets, next_offsets,
+                              store_offsets)
 from projections.consuming import FETCH_ON_ARRIVAL, decode_batch, make_consumer, poll_batch, positions
 from projections.notify import RedisNotifier
 from schemas.codec import AvroCodec
@@ -42,8 +43,11 @@ class DeadLetters:
         self._processor = processor
 
     def __call__(self, msg: Message, exc: CodecError) -> None:
+        self.reject(msg, exc.code, str(exc))
+
+    def reject(self, msg: Message, code: str, reason: str) -> None:
         raw = RawRecord(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(), list(msg.headers() or []))
-        out = ConstitutionalGate.dead_letter_for(self._codec, raw, exc.code, str(exc), self._processor)
+        out = ConstitutionalGate.dead_letter_for(self._codec, raw, code, reason, self._processor)
         self._producer.produce(out.topic, key=out.key, value=out.value, headers=out.headers)
         self._producer.flush(10)
 
@@ -118,10 +122,18 @@ class ProjectionWorker:
             if nexts:
                 work.append((projection, mine, nexts))
         try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                changes = [projection.apply(cur, mine) for projection, mine, _ in work if mine]
-                for projection, _, nexts in work:
-                    store_offsets(cur, projection.name, nexts)
+            try:
+                changes = self._commit(work)
+            except RECORD_ERRORS as exc:
+                log.error("projections: a batch of %d records failed (%s: %s); applying them one at a time",
+                          len(live), type(exc).__name__, exc)
+                by_position = {(m.topic(), m.partition(), m.offset()): m for m in live}
+
+                def reject(event: Event, projection: str, error: Exception) -> None:
+                    self._dead_letters.reject(by_position[event[:3]], "projection_failed",
+                                              f"projection {projection}: {type(error).__name__}: {error}")
+
+                changes = self._commit(work, reject)
         except psycopg.OperationalError as exc:
             # Postgres went away. Commits are asynchronous (see _connect), so the last ones may be lost too:
             # reconnect and resume every partition from the offsets Postgres actually kept.
@@ -146,6 +158,18 @@ class ProjectionWorker:
                             asynchronous=True)
             self._uncommitted.clear()
             self._kafka_commit_at = time.monotonic() + 1.0
+
+
+    def _commit(self, work: list[tuple[Projection, list[Event], dict]], reject=None) -> list[Changes]:  # noqa: ANN001
+        """Apply and store offsets in one transaction; with ``reject``, record by record (``apply_each``)."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            if reject is None:
+                changes = [projection.apply(cur, mine) for projection, mine, _ in work if mine]
+            else:
+                changes = apply_each(cur, [(projection, mine) for projection, mine, _ in work if mine], reject)
+            for projection, _, nexts in work:
+                store_offsets(cur, projection.name, nexts)
+        return changes
 
 
 def _connect(dsn: str) -> psycopg.Connection:

@@ -28,6 +28,10 @@ CASES = [
     ("bad tenant id", {**VALID, "tenant_id": "No Spaces!"}, 422, "invalid_tenant_id"),
     ("short tenant id", {**VALID, "tenant_id": " ab "}, 422, "invalid_tenant_id"),
     ("bad agent id", {**VALID, "from_agent": "has space"}, 422, "validation_error"),
+    # Postgres text and jsonb cannot hold U+0000: refused here, or the read side could never store it.
+    ("NUL in content", {**VALID, "content": "before\u0000after"}, 422, "nul_character"),
+    ("NUL in conversation id", {**VALID, "conversation_id": "c\u0000"}, 422, "nul_character"),
+    ("NUL deep in payload", {**VALID, "payload": {"a": [{"b\u0000": 1}]}}, 422, "nul_character"),
 ]
 
 

@@ -89,3 +89,17 @@ def test_a_record_of_another_topic_schema_is_not_a_command():
              "outcome": "accepted", "rule": None, "code": None, "reason": None, "source": "stream", "checked_at": 1}
     outs = _run(_gate(), _raw(AvroCodec().encode("constitutional.events", event)))
     assert [o.topic for o in outs] == ["acgs.dlq"] and _decode(outs[0])["error_code"] == "unexpected_schema"
+
+
+def test_a_nul_character_anywhere_in_a_command_is_dead_lettered_and_rejected():
+    """Postgres text and jsonb cannot hold U+0000: delivered, such a record would stall the read side."""
+    for field, value in (("content", "a\x00b"), ("conversation_id", "c\x00"), ("message_id", "\x00"),
+                         ("payload_json", '{"k": ["x\\u0000"]}'), ("payload_json", '{"k\\u0000": 1}')):
+        outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(**{field: value}))))
+        assert [o.topic for o in outs] == ["acgs.dlq", "constitutional.events"], field
+        assert _decode(outs[1])["code"] == "nul_character"
+
+
+def test_an_escaped_backslash_before_u0000_is_not_a_nul():
+    outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(payload_json='{"path": "C:\\\\u0000"}'))))
+    assert [o.topic for o in outs] == ["constitutional.events", "agent.messages"]
