@@ -32,9 +32,12 @@ class RedisServer:
         require_free_port(self.port, "Redis")
         workdir = self.state_dir / "redis"
         workdir.mkdir(parents=True, exist_ok=True)
-        # The cache and wake-up channel are rebuilt from Postgres, so Redis keeps nothing on disk.
+        # The idempotency keys (24 h) live only here: Redis appends every write to its log and fsyncs it once
+        # a second, so a restart keeps them (a crash of the machine loses at most the last second's).
+        # The agent directory mirror and status cache survive too; both are also rebuilt from Postgres.
         self.proc = spawn([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                           "--appendonly", "no", "--dir", str(workdir)], self.log_path)
+                           "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(workdir)],
+                          self.log_path)
         wait_until(lambda: redis_ok(self.url), timeout_s, f"Redis on 127.0.0.1:{self.port}", self.proc, self.log_path)
 
     def stop(self) -> None:
