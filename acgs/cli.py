@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 from typing import Annotated
@@ -26,8 +25,9 @@ app.add_typer(audit, name="audit")
 
 
 def _logging() -> None:
-    logging.basicConfig(level=get_settings().log_level,
-                        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}')
+    from acgs.logs import configure
+
+    configure(get_settings().log_level)
 
 
 @app.command()
@@ -124,7 +124,7 @@ def gateway() -> None:
     _logging()
     uvicorn.run("acgs.gateway:create_server", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=settings.http_workers, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False)
+                access_log=False, log_config=None)  # uvicorn's loggers go to the JSON root handler
 
 
 @worker.command("gate")
@@ -134,8 +134,12 @@ def worker_gate() -> None:
 
     from streams.app import app as faust_app
 
+    from acgs.logs import logging_config
+
     sys.argv = [sys.argv[0]]
-    runner = faust.Worker(faust_app, loglevel=get_settings().log_level.lower())
+    level = get_settings().log_level
+    runner = faust.Worker(faust_app, loglevel=level.lower(), logging_config=logging_config(level.upper()),
+                          quiet=True)  # no banner on stdout: the log holds JSON lines only
     # faust's startup spinner sets the root logger to DEBUG so it can spin on every record; every debug call
     # of aiokafka then builds a LogRecord only for the handler to drop it (6% of the gate's CPU under load).
     runner.spinner = None

@@ -155,3 +155,22 @@ def test_ready_and_metrics_report_dependencies_and_projection_lag(api):
     metrics = api.get("/metrics").text
     assert 'acgs_projection_consumer_lag{partition="0",projection="inbox",topic="agent.messages"}' in metrics
     assert "acgs_http_requests_total" in metrics and "acgs_kafka_produce_duration_seconds_bucket" in metrics
+
+
+def test_every_component_logs_json_lines(platform):
+    """One JSON object per line, with ts, level, logger and msg, in every Python component's log. Lines that
+    librdkafka writes itself (they start with ``%``, only when a broker connection fails) are its own format."""
+    import json
+
+    from infra.supervisor import COMPONENTS
+
+    for name in platform.procs:
+        if name not in COMPONENTS:
+            continue
+        lines = [line for line in platform.log_path(name).read_text().splitlines() if line.strip()]
+        assert lines, name
+        for line in lines:
+            if line.startswith("%"):
+                continue
+            entry = json.loads(line)
+            assert {"ts", "level", "logger", "msg"} <= entry.keys(), (name, line[:200])
