@@ -88,11 +88,34 @@ def _payload_has_nul(payload_json: str | None) -> bool:
         return True  # not JSON and holding the escape: refuse rather than guess
 
 
+# Lengths of the record's ids, as the gateway bounds them: ids become primary keys and index entries, and
+# Postgres refuses an index entry over about 2.7 kB.
+ID_LIMITS = {"command_id": 128, "message_id": 128, "conversation_id": 128, "idempotency_key": 256,
+             "constitutional_hash": 256}
+
+
+def indexable(value: object, limit: int = 256) -> str | None:
+    """``value`` if it is text every reader can index (no NUL, well under Postgres's 2.7 kB index entries),
+    else None: what a refused record's fields become when an event repeats them."""
+    if isinstance(value, str) and len(value) <= limit and "\x00" not in value:
+        return value
+    return None
+
+
+def usable_id(value: object) -> bool:
+    """Whether ``value`` can name a command in events and read models (a violation event is keyed by it)."""
+    return bool(indexable(value, ID_LIMITS["command_id"]))
+
+
 def check_message_fields(record: dict, max_content_bytes: int) -> Violation | None:
     """Field rules of a SendAgentMessage record that Avro's types alone cannot express."""
     if contains_nul({k: v for k, v in record.items() if k != "payload_json"}) or _payload_has_nul(
             record.get("payload_json")):
         return NUL_VIOLATION
+    for name, limit in ID_LIMITS.items():
+        value = record.get(name)
+        if value is not None and not 0 < len(value) <= limit:
+            return Violation("schema", "invalid_id", f"{name} must be 1 to {limit} characters")
     for name in ("from_agent", "to_agent"):
         if not AGENT_ID_RE.fullmatch(record.get(name) or ""):
             return Violation("schema", "invalid_agent_id", f"{name} must match {AGENT_ID_RE.pattern}")

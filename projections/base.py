@@ -18,9 +18,11 @@ import psycopg
 
 log = logging.getLogger("acgs.projections")
 
-# Errors that a record causes rather than Postgres (a value Postgres refuses, a record missing a field):
+# Errors that a record causes rather than Postgres (a value Postgres refuses, a record missing a field, a key
+# too long for an index; the last is an OperationalError to psycopg, so list it before handling those):
 # applying the same batch again fails the same way, so the worker would stall on it forever.
-RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, KeyError, TypeError, ValueError)
+RECORD_ERRORS = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded, KeyError,
+                 TypeError, ValueError)
 
 OFFSETS_DDL = """
 CREATE TABLE IF NOT EXISTS projection_offsets (

@@ -69,10 +69,7 @@ def decode_batch(codec: AvroCodec, messages: list[Message], on_poison) -> list[E
                 log.warning("consumer error: %s", err)
             continue
         try:
-            schema, record = codec.decode(msg.value())
-            if schema.subject != f"{msg.topic()}-value":
-                raise CodecError("unexpected_schema", f"{schema.full_name} (schema id {schema.schema_id}) does not "
-                                                      f"belong on {msg.topic()}")
+            _, record = codec.decode_from(msg.topic(), msg.value())
         except CodecError as exc:
             on_poison(msg, exc)
             continue

@@ -25,6 +25,15 @@ class AvroCodec:
         schema = self.registry.for_topic(topic)
         return encode_with(schema, record)
 
+    def decode_from(self, topic: str, data: bytes | None) -> tuple[RegisteredSchema, dict[str, Any]]:
+        """``decode``, and refuse a schema registered for another topic (``unexpected_schema``): such a
+        record decodes, but lacks the fields its reader indexes."""
+        schema, record = self.decode(data)
+        if schema.subject != f"{topic}-value":
+            raise CodecError("unexpected_schema",
+                             f"{schema.full_name} (schema id {schema.schema_id}) does not belong on {topic}")
+        return schema, record
+
     def decode(self, data: bytes | None) -> tuple[RegisteredSchema, dict[str, Any]]:
         """Decode one record value; raise CodecError with a precise code on any defect."""
         if data is None or len(data) < _HEADER.size:

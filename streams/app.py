@@ -21,6 +21,7 @@ from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
 from schemas.topics import COMMANDS
 from streams import faust_transport
+from projections.runner import DeadLetters
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
 from streams.exceptions import PublishError
@@ -91,7 +92,8 @@ def create_app(settings: Settings) -> faust.App:
     async def impact_learner() -> None:
         """Human outcomes (kind=outcome on governance.decisions) become labelled examples, on this loop."""
         await learner.ready()
-        feed = OutcomeFeed(settings.kafka_bootstrap, asyncio.get_running_loop(), learn)
+        feed = OutcomeFeed(settings.kafka_bootstrap, asyncio.get_running_loop(), learn,
+                           dead_letters=DeadLetters(settings.kafka_bootstrap, codec, "impact-learner"))
         feed.start()
         try:
             await asyncio.Event().wait()  # until the worker stops and cancels this task

@@ -65,8 +65,10 @@ class ConstitutionalGate:
             return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
         violation = rules.check_message_fields(record, self.max_content_bytes)
         if violation is not None:
-            return [self.dead_letter(raw, violation.code, violation.reason),
-                    self._violation(raw, record, violation)]
+            dead = self.dead_letter(raw, violation.code, violation.reason)
+            if not rules.usable_id(record.get("command_id")):
+                return [dead]  # no command to name: the dead letter keeps the record and says why
+            return [dead, self._violation(raw, record, violation)]
         record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
         record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
@@ -89,13 +91,15 @@ class ConstitutionalGate:
     def _headers(self, raw: RawRecord, record: dict) -> list[tuple[str, bytes]]:
         correlation = _header(raw.headers, "correlation_id") or record.get("correlation_id", "").encode()
         return [("correlation_id", correlation), ("causation_id", record["command_id"].encode()),
-                ("tenant_id", (record.get("tenant_id") or "").encode())]
+                ("tenant_id", (rules.indexable(record.get("tenant_id")) or "").encode())]
 
     def _violation(self, raw: RawRecord, record: dict, violation: rules.Violation) -> Output:
+        # The refused record's own fields are repeated only where they are fit to index (rules.indexable).
         event = {
             "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
-            "tenant_id": record.get("tenant_id"), "from_agent": record.get("from_agent"),
-            "to_agent": record.get("to_agent"), "outcome": "violation", "rule": violation.rule,
+            "tenant_id": rules.indexable(record.get("tenant_id")),
+            "from_agent": rules.indexable(record.get("from_agent")),
+            "to_agent": rules.indexable(record.get("to_agent")), "outcome": "violation", "rule": violation.rule,
             "code": violation.code, "reason": violation.reason, "source": "stream", "checked_at": now_ms(),
         }
         return Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 
 import orjson
 import psycopg
@@ -65,7 +64,7 @@ class ApprovalWorker:
         consumer.unassign()
 
     def run(self) -> None:
-        self._conn = psycopg.connect(self.settings.postgres_dsn)
+        self._conn = self._connect()
         # A short session: after a crash, the partitions (and their timers) move on within seconds.
         consumer = make_consumer(self.settings.kafka_bootstrap, store.WRITER, **{"session.timeout.ms": 6000,
                                  "heartbeat.interval.ms": 1000, **FETCH_ON_ARRIVAL})
@@ -79,9 +78,9 @@ class ApprovalWorker:
                     self._publish_outbox()
                     self._wake(done)
                 except psycopg.OperationalError as exc:
-                    log.warning("approval writer: Postgres error, reconnecting: %s", exc)
-                    time.sleep(0.5)
-                    self._conn = psycopg.connect(self.settings.postgres_dsn)
+                    # The batch's transaction is gone: reconnect and read again from the offsets Postgres kept.
+                    log.warning("approval writer: Postgres error, resuming from the stored offsets: %s", exc)
+                    self._recover(consumer)
         finally:
             consumer.close()
             self._producer.flush(10)
@@ -96,22 +95,63 @@ class ApprovalWorker:
         with self._conn.transaction(), self._conn.cursor() as cur:
             for msg in live:
                 try:
-                    _, command = self.codec.decode(msg.value())
+                    _, command = self.codec.decode_from(msg.topic(), msg.value())
                 except CodecError as exc:
                     self._dead_letters(msg, exc)
                     continue
                 try:
                     with self._conn.transaction():  # savepoint: one bad command never undoes the batch
                         self.writer.handle(cur, command, msg.partition())
-                except psycopg.OperationalError:
-                    raise
+                except psycopg.OperationalError as exc:
+                    if not isinstance(exc, psycopg.errors.ProgramLimitExceeded):
+                        raise  # Postgres itself failed: the whole batch is read again
+                    self._poison(cur, msg, command, exc)
                 except Exception as exc:  # noqa: BLE001 - a poison command must not stall its partition
-                    log.exception("approval command %s failed", command.get("request_id"))
-                    store.save_result(cur, command["request_id"], command["approval_id"], 500, "internal_error",
-                                      f"{type(exc).__name__}: {exc}", None)
-                done.append(command["request_id"])
+                    self._poison(cur, msg, command, exc)
+                if isinstance(command.get("request_id"), str):
+                    done.append(command["request_id"])
             store_offsets(cur, store.WRITER, next_offsets([(m.topic(), m.partition(), m.offset()) for m in live]))
         return done
+
+    def _connect(self) -> psycopg.Connection:
+        while True:
+            try:
+                return psycopg.connect(self.settings.postgres_dsn)
+            except psycopg.OperationalError as exc:
+                if self._stop.wait(0.5):
+                    raise
+                log.warning("approval writer: Postgres unavailable, retrying: %s", exc)
+
+    def _recover(self, consumer: Consumer) -> None:
+        """After a Postgres failure: a new connection, and every partition moved back to its stored offset
+        (the failed batch's commands, results and offsets were rolled back together)."""
+        try:
+            self._conn.close()
+        except psycopg.Error:
+            pass
+        while not self._stop.is_set():
+            try:
+                self._conn = self._connect()
+                self._on_assign(consumer, consumer.assignment())
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("approval writer: Postgres unavailable, retrying: %s", exc)
+                self._stop.wait(0.5)
+
+    def _poison(self, cur: psycopg.Cursor, msg, command: dict, exc: Exception) -> None:  # noqa: ANN001
+        """A command the writer cannot apply: dead-lettered, and answered with a 500 where it can be, so the
+        gateway's request does not wait out its deadline."""
+        log.error("approval command %s/%s/%s failed: %s: %s", msg.topic(), msg.partition(), msg.offset(),
+                  type(exc).__name__, exc)
+        reason = f"{type(exc).__name__}: {exc}"
+        self._dead_letters.reject(msg, "processor_error", reason)
+        try:
+            with self._conn.transaction():
+                store.save_result(cur, command["request_id"], command["approval_id"], 500, "internal_error",
+                                  reason, None)
+        except (KeyError, TypeError, ValueError, psycopg.DataError, psycopg.IntegrityError,
+                psycopg.errors.ProgramLimitExceeded) as unanswerable:
+            log.error("no result stored for the failed command: %s", unanswerable)
 
     def _fire_deadlines(self) -> None:
         if not self._assigned:

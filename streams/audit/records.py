@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from commands.rules import indexable
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
 
@@ -79,10 +80,10 @@ def describe(codec: AvroCodec, value: bytes | None) -> EventFacts:
         schema, record = codec.decode(value)
     except CodecError:
         return EventFacts(None, UNDECODABLE, None)
-    event_id = record.get("event_id")
-    tenant = record.get("tenant_id")
-    return EventFacts(event_id if isinstance(event_id, str) else None, schema.full_name.rsplit(".", 1)[-1],
-                      tenant if isinstance(tenant, str) else None)
+    # The leaf hashes the record's bytes whatever they hold; only these index facts must fit the index.
+    return EventFacts(indexable(record.get("event_id")), schema.full_name.rsplit(".", 1)[-1],
+                      indexable(record.get("tenant_id")))
+
 
 
 def leaf_to_wire(leaf: LeafAppended) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Steps per outcome: 1. skip it if its approval was already learned (replays are at-least-once);
 2. ``model.learn(features, approved)``; 3. checkpoint the model and mark the approval learned, in one
-Postgres transaction; 4. report drift (the caller publishes it on ``governance.anomalies``).
+Postgres transaction; 4. report drift (the caller publishes it on ``governance.anomalies``). An outcome no model could learn from
+(features that are not a JSON object of features, an approval id no index holds) raises ``CodecError``: the
+feed dead-letters it instead of retrying it forever.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import logging
 
 import orjson
 
+from commands.rules import indexable
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
+from schemas.topics import GOVERNANCE_DECISIONS
 from streams.governance.model_store import PostgresModelStore
 from streams.governance.stage import GovernanceStage
 
@@ -53,17 +57,28 @@ class Learner:
     async def learn(self, value: bytes) -> list[tuple[str, bytes, bytes]]:
         await self.ready()
         try:
-            _, record = self.codec.decode(value)
-        except CodecError as exc:
+            _, record = self.codec.decode_from(GOVERNANCE_DECISIONS, value)
+        except CodecError as exc:  # the projection worker reads this topic too, and dead-letters it
             log.warning("undecodable decision record skipped: %s", exc)
             return []
         approval_id, features_json = record.get("approval_id"), record.get("features_json")
         if record.get("kind") != "outcome" or not approval_id or not features_json:
             return []
+        if indexable(approval_id) is None:
+            raise CodecError("invalid_outcome", "approval_id is too long or holds a NUL character")
+        try:
+            features = orjson.loads(features_json)
+        except orjson.JSONDecodeError as exc:
+            raise CodecError("invalid_outcome", f"features_json is not JSON: {exc}") from None
+        if not isinstance(features, dict):
+            raise CodecError("invalid_outcome", "features_json is not a JSON object")
         if await self.store.was_learned(approval_id):
             return []
         approved = record["outcome"] == "approved"
-        learned = self.stage.model.learn(orjson.loads(features_json), approved)
+        try:
+            learned = self.stage.model.learn(features, approved)
+        except (TypeError, ValueError) as exc:
+            raise CodecError("invalid_outcome", f"the model cannot learn these features: {exc}") from None
         await self.store.save(self.stage.model, approval_id, approved)
         log.info("learned %s (%s): model version %s", approval_id, record["outcome"], learned.model_version)
         if learned.drift is None:

@@ -16,10 +16,11 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Message, TopicPartition
 
 from projections.base import next_offsets
 from projections.consuming import FETCH_ON_ARRIVAL, make_consumer, poll_batch
+from schemas.exceptions import CodecError
 from schemas.topics import GOVERNANCE_DECISIONS
 
 log = logging.getLogger("acgs.streams.learner")
@@ -34,8 +35,10 @@ class OutcomeFeed:
     """Calls ``on_outcome(value)`` on ``loop`` for every outcome record, in log order per partition."""
 
     def __init__(self, bootstrap: str, loop: asyncio.AbstractEventLoop,
-                 on_outcome: Callable[[bytes], Awaitable[None]], group_id: str = GROUP_ID) -> None:
+                 on_outcome: Callable[[bytes], Awaitable[None]], group_id: str = GROUP_ID,
+                 dead_letters: Callable[[Message, CodecError], None] | None = None) -> None:
         self._bootstrap = bootstrap
+        self._dead_letters = dead_letters
         self._loop = loop
         self._on_outcome = on_outcome
         self._group_id = group_id
@@ -57,20 +60,26 @@ class OutcomeFeed:
                 messages = [m for m in poll_batch(consumer, 2000, 0.5) if m.error() is None]
                 for msg in messages:
                     if is_outcome(msg.headers()):
-                        self._learn(msg.value())
+                        self._learn(msg)
                 if messages:
                     nexts = next_offsets([(m.topic(), m.partition(), m.offset()) for m in messages])
                     consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in nexts.items()])
         finally:
             consumer.close()  # commits what was stored
 
-    def _learn(self, value: bytes) -> None:
-        """Run the learner on the loop and wait: the record's offset is stored only after it has learned."""
+    def _learn(self, msg: Message) -> None:
+        """Run the learner on the loop and wait: the record's offset is stored only after it has learned, or
+        after a record it can never learn from went to the dead-letter topic."""
         while not self._stop.is_set():
-            future = asyncio.run_coroutine_threadsafe(self._on_outcome(value), self._loop)
+            future = asyncio.run_coroutine_threadsafe(self._on_outcome(msg.value()), self._loop)
             while True:
                 try:
                     future.result(timeout=0.5)
+                    return
+                except CodecError as exc:
+                    log.error("outcome %s/%s/%s cannot be learned: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+                    if self._dead_letters is not None:
+                        self._dead_letters(msg, exc)
                     return
                 except concurrent.futures.TimeoutError:
                     if self._stop.is_set():  # shutting down: not stored, so read again next time

@@ -103,3 +103,21 @@ def test_a_nul_character_anywhere_in_a_command_is_dead_lettered_and_rejected():
 def test_an_escaped_backslash_before_u0000_is_not_a_nul():
     outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(payload_json='{"path": "C:\\\\u0000"}'))))
     assert [o.topic for o in outs] == ["constitutional.events", "agent.messages"]
+
+
+def test_fields_no_index_can_hold_are_not_repeated_in_the_violation():
+    for tenant, code in (("acme\x00", "nul_character"), ("t" * 5000, "invalid_tenant_id")):
+        outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(tenant_id=tenant))))
+        assert [o.topic for o in outs] == ["acgs.dlq", "constitutional.events"]
+        event = _decode(outs[1])
+        assert event["code"] == code and event["tenant_id"] is None and event["from_agent"] == "a"
+        assert dict(outs[1].headers)["tenant_id"] == b""
+
+
+def test_a_command_id_that_cannot_name_a_command_gets_only_a_dead_letter():
+    for command_id in ("x" * 129, "c\x00", ""):
+        outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(command_id=command_id))))
+        assert [o.topic for o in outs] == ["acgs.dlq"], command_id
+    outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(message_id="m" * 129))))
+    assert [o.topic for o in outs] == ["acgs.dlq", "constitutional.events"]
+    assert _decode(outs[1])["code"] == "invalid_id"
