@@ -17,6 +17,10 @@ class InvalidCommand(IntakeError):
     status_code = 422
 
 
+class RecordTooLarge(IntakeError):
+    status_code = 413
+
+
 class ConstitutionalViolation(IntakeError):
     status_code = 403
 

@@ -13,10 +13,11 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from acgs.metrics import PRODUCE_LATENCY
-from commands.exceptions import CommandLogUnavailable
+from commands.exceptions import CommandLogUnavailable, RecordTooLarge
+from schemas.topics import PRODUCER_MAX_BYTES
 
 
 LINGER_MS = 4
@@ -43,6 +44,7 @@ class KafkaCommandLog:
             # Each produce request costs the broker far more CPU than a record in it; at 1 ms a busy gateway
             # sent one or two records per request.
             "linger.ms": LINGER_MS,
+            "message.max.bytes": PRODUCER_MAX_BYTES,
             "message.timeout.ms": timeout_ms,
             "socket.connection.setup.timeout.ms": 2000,
             "reconnect.backoff.max.ms": 500,
@@ -126,6 +128,11 @@ class KafkaCommandLog:
             self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
         except BufferError:
             raise CommandLogUnavailable("kafka_backpressure", "producer queue is full; retry later") from None
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise RecordTooLarge("record_too_large", f"the encoded command ({len(value)} bytes) exceeds the "
+                                     f"{PRODUCER_MAX_BYTES}-byte record limit") from None
+            raise
         # librdkafka enforces message.timeout.ms; the extra second only guards against a lost report.
         guard = loop.call_later(self._timeout_ms / 1000 + 1.0, _expire, future)
         try:

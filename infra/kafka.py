@@ -9,6 +9,7 @@ from pathlib import Path
 
 from infra.exceptions import StackError
 from infra.process import require_free_port, spawn, stop_process, wait_until
+from schemas.topics import PRODUCER_MAX_BYTES
 
 KAFKA_VERSION = "4.4.0"
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
@@ -87,6 +88,9 @@ class KafkaServer:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
+            # Records up to schemas.topics.MAX_RECORD_BYTES (a 1 MiB command, a dead letter repeating one).
+            "message.max.bytes": str(PRODUCER_MAX_BYTES),
+            "replica.fetch.max.bytes": str(PRODUCER_MAX_BYTES),
             # Our topics are created explicitly with their own configs; faust creates its own internals.
             "auto.create.topics.enable": "true",
         }

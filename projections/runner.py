@@ -26,7 +26,7 @@ from projections.consuming import FETCH_ON_ARRIVAL, decode_batch, make_consumer,
 from projections.notify import RedisNotifier
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
-from schemas.topics import DLQ
+from schemas.topics import DLQ, PRODUCER_MAX_BYTES
 from streams.gate import ConstitutionalGate, RawRecord
 
 log = logging.getLogger("acgs.projections")
@@ -38,7 +38,8 @@ class DeadLetters:
     """Poison records met by a projection go to ``acgs.dlq`` like the gate's."""
 
     def __init__(self, bootstrap: str, codec: AvroCodec, processor: str) -> None:
-        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                                   "message.max.bytes": PRODUCER_MAX_BYTES})
         self._codec = codec
         self._processor = processor
 

@@ -16,8 +16,17 @@ APPROVAL_COMMANDS = "approval.commands"
 APPROVAL_EVENTS = "approval.events"
 GOVERNANCE_ANOMALIES = "governance.anomalies"
 
+# The largest record the platform writes. A command may carry 1 MiB of content plus a payload (the HTTP body
+# may be 3 MiB), and a dead letter repeats the record it refuses, so Kafka's 1 MB default is too small: every
+# producer, the broker and every topic allow this much (producers get PRODUCER_MAX_BYTES for the request
+# around it). A dead letter cuts a larger original (``DEAD_LETTER_ORIGINAL_MAX``); it stays at its offset.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+PRODUCER_MAX_BYTES = MAX_RECORD_BYTES + 64 * 1024
+DEAD_LETTER_ORIGINAL_MAX = MAX_RECORD_BYTES - 64 * 1024
+
 # An audit log: never compacted, never deleted by time or size.
-_KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+_KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1",
+                 "max.message.bytes": str(PRODUCER_MAX_BYTES)}
 
 
 @dataclass(frozen=True)

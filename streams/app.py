@@ -19,7 +19,7 @@ import redis.exceptions
 from acgs.runtime import freeze_startup_objects
 from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
-from schemas.topics import COMMANDS
+from schemas.topics import COMMANDS, PRODUCER_MAX_BYTES
 from streams import faust_transport
 from projections.runner import DeadLetters
 from streams.batch_publisher import AsyncBatchPublisher
@@ -64,6 +64,9 @@ def create_app(settings: Settings) -> faust.App:
         # restarted gate (or another instance) takes them over. Heartbeats still go every 3 s.
         broker_session_timeout=GATE_SESSION_TIMEOUT_S,
         stream_wait_empty=False,
+        # Commands up to the platform's record limit (a 1 MiB content and its payload) in one fetch.
+        consumer_max_fetch_size=PRODUCER_MAX_BYTES,
+        producer_max_request_size=PRODUCER_MAX_BYTES,
     )
     source = app.topic(COMMANDS, key_type=bytes, value_type=bytes)
     redis_client = aioredis.Redis.from_url(settings.redis_dsn)

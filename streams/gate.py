@@ -14,7 +14,7 @@ from commands.ids import derived_id
 from commands.intake import IDEMPOTENCY_NAMESPACE, check_event_id, now_ms
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
-from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DLQ
+from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DEAD_LETTER_ORIGINAL_MAX, DLQ
 from streams.directory import AgentDirectory
 from streams.governance.stage import GovernanceStage
 
@@ -137,11 +137,16 @@ class ConstitutionalGate:
 
     @staticmethod
     def dead_letter_for(codec: AvroCodec, raw: RawRecord, code: str, error: str, processor: str) -> Output:
-        """The ``acgs.dlq`` record for ``raw``: original bytes kept, facts repeated in headers."""
+        """The ``acgs.dlq`` record for ``raw``: original bytes kept, facts repeated in headers. An original too
+        large to repeat whole is cut (the error says so); the whole record stays at its source offset."""
+        original = raw.value
+        if original is not None and len(original) > DEAD_LETTER_ORIGINAL_MAX:
+            error = f"{error[:1000]} (original value cut from {len(original)} bytes; whole at its source offset)"
+            original = original[:DEAD_LETTER_ORIGINAL_MAX]
         event = {
             "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"dlq\x00{raw.topic}\x00{raw.partition}\x00{raw.offset}"),
             "source_topic": raw.topic, "source_partition": raw.partition, "source_offset": raw.offset,
-            "original_key": raw.key, "original_value": raw.value, "error_code": code, "error": error[:2000],
+            "original_key": raw.key, "original_value": original, "error_code": code, "error": error[:2000],
             "processor": processor, "recorded_at": now_ms(),
         }
         headers = [("source_topic", raw.topic.encode()), ("source_partition", str(raw.partition).encode()),

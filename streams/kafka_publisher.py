@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.codec import AvroCodec
+from schemas.topics import PRODUCER_MAX_BYTES
 from streams.exceptions import PublishError
 
 
@@ -19,6 +20,7 @@ def acked_producer(bootstrap: str, client_id: str, linger_ms: int, timeout_s: fl
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": linger_ms,
+        "message.max.bytes": PRODUCER_MAX_BYTES,
         "message.timeout.ms": int(timeout_s * 1000),
         "log_level": 3,
     })

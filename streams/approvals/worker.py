@@ -28,7 +28,7 @@ from projections.consuming import FETCH_ON_ARRIVAL, make_consumer, poll_batch, p
 from projections.runner import DeadLetters
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
-from schemas.topics import APPROVAL_COMMANDS
+from schemas.topics import APPROVAL_COMMANDS, PRODUCER_MAX_BYTES
 from streams.approvals import store
 from streams.approvals.writer import ApprovalWriter
 from streams.notifications.delivery import NotificationDelivery
@@ -47,7 +47,8 @@ class ApprovalWorker:
         self._redis = redis.Redis.from_url(settings.redis_dsn)
         self._dead_letters = DeadLetters(settings.kafka_bootstrap, self.codec, "approval-writer")
         self._producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True,
-                                   "acks": "all", "linger.ms": 1, "log_level": 3})
+                                   "acks": "all", "linger.ms": 1, "log_level": 3,
+                                   "message.max.bytes": PRODUCER_MAX_BYTES})
 
     def stop(self) -> None:
         self._stop.set()

@@ -201,3 +201,47 @@ def test_the_notify_channel_names_a_command_as_final_only_once_the_read_model_sh
     finally:
         pubsub.close()
         client.close()
+
+
+def test_content_at_the_1_mib_limit_is_accepted_delivered_and_read_back_whole(api):
+    tenant, sender, recipient = unique("t"), unique("a"), unique("b")
+    content = "é" * (512 * 1024)  # 1 MiB of UTF-8, the largest content allowed
+    body = message(tenant, sender, recipient, content=content, payload={"blob": "p" * 500_000})
+    sent = api.post("/api/v1/messages/send", json=body)
+    assert sent.status_code == 202, sent.text[:300]
+    status = api.get(f"/api/v1/commands/{sent.json()['command_id']}", params={"wait_ms": 20000}).json()
+    assert status["status"] == "delivered"
+    (received,) = api.get("/api/v1/messages/receive", params={"agent_id": recipient, "tenant_id": tenant}).json()[
+        "messages"]
+    assert received["content"] == content and received["payload"] == {"blob": "p" * 500_000}
+
+
+def test_every_topic_is_created_with_its_contract_configs(bootstrap):
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    from schemas.topics import PRODUCER_MAX_BYTES, TOPICS
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(timeout=10).topics
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t.name) for t in TOPICS]
+    for resource, future in admin.describe_configs(resources).items():
+        configs = {name: entry.value for name, entry in future.result(timeout=10).items()}
+        assert len(metadata[resource.name].partitions) >= 3, resource.name
+        assert configs["cleanup.policy"] == "delete" and configs["retention.ms"] == "-1", resource.name
+        assert configs["retention.bytes"] == "-1" and configs["max.message.bytes"] == str(PRODUCER_MAX_BYTES)
+
+
+def test_a_topic_whose_configs_drifted_gets_its_contract_configs_again(bootstrap, platform):
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    from infra.topics import ensure_topics
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "acgs.dlq", incremental_configs=[
+        ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([resource])[resource].result(timeout=10)
+
+    assert ensure_topics(bootstrap, platform.settings.topic_partitions) == []  # nothing created
+    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "acgs.dlq")])
+    (future,) = described.values()
+    assert future.result(timeout=10)["retention.ms"].value == "-1"

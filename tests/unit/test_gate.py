@@ -121,3 +121,13 @@ def test_a_command_id_that_cannot_name_a_command_gets_only_a_dead_letter():
     outs = _run(_gate(), _raw(AvroCodec().encode("acgs.commands", _command(message_id="m" * 129))))
     assert [o.topic for o in outs] == ["acgs.dlq", "constitutional.events"]
     assert _decode(outs[1])["code"] == "invalid_id"
+
+
+def test_a_dead_letter_cuts_an_original_too_large_to_repeat_whole():
+    from schemas.topics import DEAD_LETTER_ORIGINAL_MAX
+
+    huge = b"\x01" * (DEAD_LETTER_ORIGINAL_MAX + 10)
+    (out,) = _run(_gate(), _raw(huge))
+    dead = _decode(out)
+    assert dead["original_value"] == huge[:DEAD_LETTER_ORIGINAL_MAX] and "cut from" in dead["error"]
+    assert dead["source_offset"] == 7
