@@ -45,7 +45,7 @@ class SendMessageRequest(BaseModel):
     to_agent: str = AgentId
     tenant_id: str = Field(min_length=1, max_length=256)
     message_type: MessageType
-    priority: Priority = Priority.normal
+    priority: Priority  # required, as the contract lists it; "medium" is read as normal
     content: str
     payload: dict[str, Any] | None = None
     constitutional_hash: str | None = Field(None, max_length=256)

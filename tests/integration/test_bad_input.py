@@ -21,6 +21,7 @@ CASES = [
     ("not an object", b"[1, 2, 3]", 422, "validation_error"),
     ("unknown field", {**VALID, "surprise": 1}, 422, "unknown_field"),
     ("missing field", _without("to_agent"), 422, "missing_field"),
+    ("missing priority", _without("priority"), 422, "missing_field"),
     ("wrong enum", {**VALID, "message_type": "gossip"}, 422, "invalid_enum"),
     ("wrong priority", {**VALID, "priority": "urgent"}, 422, "invalid_enum"),
     ("content over 1 MiB", {**VALID, "content": "x" * (1024 * 1024 + 1)}, 422, "content_too_large"),
