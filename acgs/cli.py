@@ -58,6 +58,14 @@ def run() -> None:
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("stopping...")
+    except Exception as exc:  # noqa: BLE001 - one clear line for the operator, the traceback in a file
+        import traceback
+
+        crash_log = settings.state_dir / "logs" / "acgs-run.log"
+        crash_log.parent.mkdir(parents=True, exist_ok=True)
+        crash_log.write_text(traceback.format_exc())
+        typer.echo(f"error: {type(exc).__name__}: {exc} (traceback in {crash_log})", err=True)
+        raise typer.Exit(1) from None
     finally:
         platform.stop()
         typer.echo("stopped.")
@@ -66,10 +74,11 @@ def run() -> None:
 @app.command()
 def status() -> None:
     """Show the configured endpoints and whether each service answers."""
-    from infra.stack import check_ready
+    from infra.stack import check_ready, redacted
 
     settings = get_settings()
-    ends = {"kafka": settings.kafka_bootstrap, "postgres": settings.postgres_dsn, "redis": settings.redis_dsn,
+    ends = {"kafka": settings.kafka_bootstrap, "postgres": redacted(settings.postgres_dsn),
+            "redis": redacted(settings.redis_dsn),
             "gateway": settings.gateway_url}
     if settings.audit_enabled and settings.anchoring_enabled:
         from streams.anchoring.deployment import public_rpc_url
@@ -97,9 +106,17 @@ def _gateway_state(url: str) -> str:
 @app.command()
 def migrate() -> None:
     """Create the platform's Postgres tables (idempotent)."""
-    from acgs.migrate import migrate as do_migrate
+    import psycopg
 
-    do_migrate(get_settings().postgres_dsn)
+    from acgs.migrate import migrate as do_migrate
+    from infra.stack import redacted
+
+    dsn = get_settings().postgres_dsn
+    try:
+        do_migrate(dsn)
+    except psycopg.OperationalError as exc:
+        typer.echo(f"error: Postgres at {redacted(dsn)} is not reachable: {str(exc).strip()}", err=True)
+        raise typer.Exit(1) from None
     typer.echo("migrated")
 
 

@@ -8,6 +8,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v npm >/dev/null || need+=(nodejs npm)  # contracts/: the Solidity compiler and the local EVM node
 if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || need+=(wrk)
   command -v go >/dev/null || need+=(golang-go)  # builds bench/openloop, the fixed-rate client

@@ -112,14 +112,20 @@ class KafkaServer:
     def _format(self, libs: Path, config: Path) -> None:
         if (self.state_dir / "kafka" / "data" / "meta.properties").exists():
             return
-        uuid = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "random-uuid"), capture_output=True,
-                              text=True, check=True).stdout.strip().splitlines()[-1]
+        made = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "random-uuid"), capture_output=True,
+                              text=True)
+        if made.returncode != 0 or not made.stdout.strip():
+            raise StackError(f"Kafka: could not make a cluster id:\n{made.stdout}{made.stderr}")
+        uuid = made.stdout.strip().splitlines()[-1]
         result = subprocess.run(self._java(libs, "kafka.tools.StorageTool", "format", "-t", uuid, "-c", str(config)),
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"Kafka: storage format failed:\n{result.stdout}{result.stderr}")
 
     def start(self, timeout_s: float = 90.0) -> None:
+        if shutil.which("java") is None:
+            raise StackError("Kafka: java not found on PATH; install a JDK 17 (make system-deps, or "
+                             "apt-get install -y openjdk-17-jre-headless), or set KAFKA_BOOTSTRAP_SERVERS")
         require_free_port(self.port, "Kafka")
         require_free_port(self.controller_port, "Kafka controller")
         libs = ensure_jars(self.cache_dir)

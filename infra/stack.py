@@ -80,7 +80,8 @@ class LocalStack:
 
     def endpoints(self) -> dict[str, str]:
         s = self.settings
-        return {"kafka": s.kafka_bootstrap, "postgres": s.postgres_dsn, "redis": s.redis_dsn,
+        # For people and their terminals: credentials are never printed (the components read the settings).
+        return {"kafka": s.kafka_bootstrap, "postgres": redacted(s.postgres_dsn), "redis": redacted(s.redis_dsn),
                 "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs",
                 **({"chain": _public_rpc(s.eth_rpc)} if s.audit_enabled and s.anchoring_enabled else {})}
 
@@ -94,6 +95,20 @@ class LocalStack:
                 print(f"warning: stopping {name} failed: {exc}")
         self.started.clear()
         (self.settings.state_dir / "endpoints.json").unlink(missing_ok=True)
+
+
+def redacted(url: str) -> str:
+    """A connection URL or libpq ``key=value`` string as it may be shown: any password replaced by ``***``."""
+    import re
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in url:
+        return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _public_rpc(url: str) -> str:

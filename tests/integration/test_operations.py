@@ -213,3 +213,28 @@ def test_every_component_logs_json_lines(platform):
                 continue
             entry = json.loads(line)
             assert {"ts", "level", "logger", "msg"} <= entry.keys(), (name, line[:200])
+
+
+def test_acgs_status_names_each_service_and_hides_passwords(platform):
+    from tests.integration.audit_support import cli
+
+    done = cli(platform, "status")
+    assert done.returncode == 0, done.stdout + done.stderr
+    states = {line.split()[0]: line.split()[-1] for line in done.stdout.splitlines() if line.strip()}
+    assert {states[name] for name in ("kafka", "postgres", "redis", "gateway")} == {"ok"}
+
+    # An external database whose URL carries a password: shown redacted, and the outage named, exit 1.
+    env_url = "postgresql://acgs:s3cret-pw@127.0.0.1:9/acgs"
+    env = {**os.environ, **platform.settings.child_env(), "DATABASE_URL": env_url, "COLUMNS": "200"}
+    import subprocess
+    import sys
+
+    down = subprocess.run([sys.executable, "-m", "acgs.cli", "status"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert down.returncode == 1
+    assert "s3cret-pw" not in down.stdout + down.stderr and "acgs:***@127.0.0.1:9" in down.stdout
+    assert "DOWN" in next(line for line in down.stdout.splitlines() if line.startswith("postgres"))
+    migrate = subprocess.run([sys.executable, "-m", "acgs.cli", "migrate"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert migrate.returncode == 1 and "Traceback" not in migrate.stderr
+    assert migrate.stderr.startswith("error: Postgres at postgresql://acgs:***@127.0.0.1:9/acgs is not reachable")

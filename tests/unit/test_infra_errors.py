@@ -1,0 +1,26 @@
+"""Operator-facing failures of the local stack are one clear line, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.exceptions import StackError
+from infra.kafka import KafkaServer
+from infra.stack import redacted
+
+
+def test_kafka_without_java_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it
+    with pytest.raises(StackError, match="java not found"):
+        KafkaServer(tmp_path, tmp_path, 1, 2).start()
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://acgs:secret@db:5432/acgs", "postgresql://acgs:***@db:5432/acgs"),
+    ("redis://:secret@cache:6379/0", "redis://:***@cache:6379/0"),
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ("host=db password=secret dbname=acgs", "host=db password=*** dbname=acgs"),
+    ("host=db password='two words' user=u", "host=db password=*** user=u"),
+])
+def test_credentials_are_never_shown(url, shown):
+    assert redacted(url) == shown
