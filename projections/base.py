@@ -81,6 +81,15 @@ class Projection(ABC):
     def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
         """Write the batch idempotently; must not commit."""
 
+    def load(self, cur: psycopg.Cursor, events: list[Event]) -> bool:
+        """Bulk-load a batch into a table being rebuilt, which holds only records from earlier in the same
+        logs; return False if this projection has no such path (the rebuild then uses ``apply``).
+
+        A rebuild calls it under a savepoint and falls back to ``apply`` on a unique violation: a record
+        delivered twice (a gate that crashed after publishing) has to keep the first delivery. Must not commit.
+        """
+        return False
+
     @abstractmethod
     def columns(self) -> tuple[str, ...]:
         """The read model's columns, in a stable order (used to compare two tables)."""

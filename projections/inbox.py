@@ -15,6 +15,9 @@ from schemas.topics import AGENT_MESSAGES
 COLUMNS = ("message_id", "tenant_id", "agent_id", "msg_partition", "msg_offset", "command_id", "from_agent",
            "message_type", "priority", "content", "payload_json", "conversation_id", "issued_at", "delivered_at")
 
+COLUMN_TYPES = ("text", "text", "text", "int4", "int8", "text", "text", "text", "text", "text", "text", "text", "int8",
+                "int8")  # as in ddl(), for binary COPY
+
 
 class InboxProjection(Projection):
     name = "inbox"
@@ -49,6 +52,19 @@ class InboxProjection(Projection):
 
     def columns(self) -> tuple[str, ...]:
         return COLUMNS
+
+    def load(self, cur: psycopg.Cursor, events: list[Event]) -> bool:
+        # Straight into the table: no temporary table, no sort, no conflict check beyond the primary key's.
+        # Binary COPY: psycopg packs the rows in C, half the Python time of the text format's escaping.
+        with cur.copy(f"COPY {self.table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COLUMN_TYPES)
+            write = copy.write_row
+            for e in events:
+                r = e.record
+                write((r["message_id"], r["tenant_id"], r["to_agent"], e.partition, e.offset, r["command_id"],
+                       r["from_agent"], r["message_type"], r["priority"], r["content"], r["payload_json"],
+                       r["conversation_id"], r["issued_at"], r["delivered_at"]))
+        return True
 
     def apply(self, cur: psycopg.Cursor, events: list[Event]) -> Changes:
         rows = []

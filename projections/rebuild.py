@@ -4,7 +4,9 @@ Steps:
   1. create ``<table>__rebuild`` (dropping a leftover one);
   2. snapshot the log end offsets W of the projection's topics;
   3. apply [0, W) batch by batch (each batch its own transaction, offsets kept under ``<name>#rebuild``),
-     reading ahead on a thread, then build the secondary indexes over the loaded table in one go;
+     reading ahead on a thread, then build the secondary indexes over the loaded table in one go. A
+     projection with a bulk load (``Projection.load``: binary COPY straight into the table) uses it; a batch
+     it refuses on the primary key (a record delivered twice) is applied the live way instead;
   4. in one transaction: lock the live table (the live worker pauses at its next batch), read the live
      offsets O, apply [W, O) so both tables have seen exactly the same records, carry the offsets over,
      drop the live table and rename the rebuilt one (and its indexes) into its place.
@@ -97,11 +99,21 @@ def _skip_failed(event: Event, projection: str, exc: Exception) -> None:  # the 
                 projection, exc)
 
 
+def _load(cur: psycopg.Cursor, target: Projection, events: list[Event]) -> bool:
+    """The projection's bulk load, if it has one; False (apply instead) also when a record was delivered twice."""
+    try:
+        with cur.connection.transaction():
+            return target.load(cur, events)
+    except psycopg.errors.UniqueViolation:
+        return False
+
+
 def _apply(cur: psycopg.Cursor, target: Projection, offsets_name: str, events, messages) -> None:  # noqa: ANN001
     if events:
         try:
             with cur.connection.transaction():  # a savepoint: the swap applies inside its own transaction
-                target.apply(cur, events)
+                if not _load(cur, target, events):
+                    target.apply(cur, events)
         except RECORD_ERRORS:
             apply_each(cur, [(target, events)], _skip_failed)
     store_offsets(cur, offsets_name, next_offsets([(m.topic(), m.partition(), m.offset()) for m in messages]))

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from schemas.decoders import compile_decoder
 from schemas.exceptions import CodecError, UnknownSchemaError
 from schemas.registry import RegisteredSchema, SchemaRegistry, default_registry
 
@@ -20,6 +21,9 @@ class AvroCodec:
 
     def __init__(self, registry: SchemaRegistry | None = None) -> None:
         self.registry = registry or default_registry()
+        # Per schema id seen: the schema and its generated decoder (None: fastavro reads it), built on first use.
+        self._readers: dict[int, tuple[RegisteredSchema, Any]] = {}
+        self._topic_subject: dict[str, str] = {}
 
     def encode(self, topic: str, record: dict[str, Any]) -> bytes:
         schema = self.registry.for_topic(topic)
@@ -29,7 +33,10 @@ class AvroCodec:
         """``decode``, and refuse a schema registered for another topic (``unexpected_schema``): such a
         record decodes, but lacks the fields its reader indexes."""
         schema, record = self.decode(data)
-        if schema.subject != f"{topic}-value":
+        subject = self._topic_subject.get(topic)
+        if subject is None:
+            subject = self._topic_subject[topic] = f"{topic}-value"
+        if schema.subject != subject:
             raise CodecError("unexpected_schema",
                              f"{schema.full_name} (schema id {schema.schema_id}) does not belong on {topic}")
         return schema, record
@@ -41,9 +48,19 @@ class AvroCodec:
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC_BYTE:
             raise CodecError("not_wire_format", f"magic byte is {magic}, want {MAGIC_BYTE}")
-        schema = self.registry.by_id.get(schema_id)
-        if schema is None:
-            raise UnknownSchemaError(f"schema id {schema_id} is not in the registry")
+        found = self._readers.get(schema_id)
+        if found is None:
+            found = self._reader(schema_id)
+        schema, decoder = found
+        if decoder is not None:
+            try:
+                record, end = decoder(data, _HEADER.size)
+            except (IndexError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+                raise CodecError("avro_decode_error", f"body does not decode as {schema.full_name}: "
+                                 f"{'truncated' if isinstance(exc, IndexError) else exc}") from None
+            if end != len(data):
+                raise CodecError("avro_decode_error", f"{len(data) - end} trailing bytes after the record")
+            return schema, record
         buf = io.BytesIO(data)
         buf.seek(_HEADER.size)
         try:
@@ -53,6 +70,13 @@ class AvroCodec:
         if buf.tell() != len(data):
             raise CodecError("avro_decode_error", f"{len(data) - buf.tell()} trailing bytes after the record")
         return schema, record
+
+    def _reader(self, schema_id: int) -> tuple[RegisteredSchema, Any]:
+        schema = self.registry.by_id.get(schema_id)
+        if schema is None:
+            raise UnknownSchemaError(f"schema id {schema_id} is not in the registry")
+        found = self._readers[schema_id] = (schema, compile_decoder(schema.parsed))
+        return found
 
 
 def encode_with(schema: RegisteredSchema, record: dict[str, Any]) -> bytes:
