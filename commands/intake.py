@@ -116,12 +116,13 @@ class MessageIntake:
                                 violation: rules.Violation, correlation_id: str) -> None:
         record = violation_record(command_id, tenant_id, req, violation, source="gateway")
         value = self.codec.encode(CONSTITUTIONAL_EVENTS, record)
-        # The refusal stands even if Kafka is down; the event is then lost with a log line, never the reverse.
+        # The refusal stands even if Kafka is down (fail closed); the event is then lost with a log line.
         try:
             await self.log.append(CONSTITUTIONAL_EVENTS, command_id, value,
                                   headers_for(correlation_id, command_id, tenant_id))
-        except CommandLogUnavailable:
-            pass
+        except CommandLogUnavailable as exc:
+            log.warning("violation event for command %s (%s) not recorded, Kafka unavailable: %s", command_id,
+                        violation.code, exc)
 
     async def _append(self, req: SendMessageRequest, tenant_id: str, command_id: str, correlation_id: str) -> dict:
         message_id = derived_id(IDEMPOTENCY_NAMESPACE, f"message\x00{command_id}")
