@@ -41,26 +41,49 @@ async def versions(request: Request, subject: str) -> JSONResponse:
 @router.get("/subjects/{subject}/versions/{version}")
 async def version(request: Request, subject: str, version: str) -> JSONResponse:
     registry = request.app.state.registry
+    number = _version_number(version)  # checked first, as Confluent does: 42202 whether or not the subject exists
     if subject not in registry.by_subject:
         raise _not_found(40401, f"Subject '{subject}' not found.")
-    found = registry.latest(subject) if version in ("latest", "-1") else (
-        registry.version(subject, int(version)) if version.isdigit() else None)
+    found = registry.latest(subject) if number is None else registry.version(subject, number)
     if found is None:
         raise _not_found(40402, f"Version {version} not found.")
     return _answer(_version_body(found))
 
 
-@router.get("/schemas/ids/{schema_id}")
-async def schema_by_id(request: Request, schema_id: int) -> JSONResponse:
-    found = request.app.state.registry.by_id.get(schema_id)
+MAX_VERSION = 2**31 - 1
+
+
+def _is_number(text: str) -> bool:
+    """Digits int() takes: ASCII only (str.isdigit() also holds for "²", which int() refuses), and short enough
+    (int() refuses strings over 4,300 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
+
+
+def _version_number(version: str) -> int | None:
+    """None for the latest version; else the version number, which Confluent allows in 1 … 2^31-1."""
+    if version in ("latest", "-1"):
+        return None
+    if _is_number(version) and 1 <= int(version) <= MAX_VERSION:
+        return int(version)
+    raise HTTPException(422, detail={
+        "code": "invalid_version", "error_code": 42202,
+        "message": f"The specified version '{version}' is not a valid version id. "
+                   f"Allowed values are between [1, {MAX_VERSION}] and the string \"latest\""})
+
+
+def _schema(request: Request, schema_id: str) -> RegisteredSchema:
+    # A path segment that is no id names no schema (404 40403, not a validation error without error_code).
+    found = request.app.state.registry.by_id.get(int(schema_id)) if _is_number(schema_id) else None
     if found is None:
         raise _not_found(40403, f"Schema {schema_id} not found")
-    return _answer({"schema": found.schema_text, "schemaType": "AVRO"})
+    return found
+
+
+@router.get("/schemas/ids/{schema_id}")
+async def schema_by_id(request: Request, schema_id: str) -> JSONResponse:
+    return _answer({"schema": _schema(request, schema_id).schema_text, "schemaType": "AVRO"})
 
 
 @router.get("/schemas/ids/{schema_id}/subjects")
-async def subjects_of_schema(request: Request, schema_id: int) -> JSONResponse:
-    found = request.app.state.registry.by_id.get(schema_id)
-    if found is None:
-        raise _not_found(40403, f"Schema {schema_id} not found")
-    return _answer([found.subject])
+async def subjects_of_schema(request: Request, schema_id: str) -> JSONResponse:
+    return _answer([_schema(request, schema_id).subject])

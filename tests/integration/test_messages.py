@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+
+import httpx
 from confluent_kafka import Producer
 
 from schemas.codec import AvroCodec
-from infra.kafka_probe import end_offsets
+from infra.kafka_probe import end_offsets, read_between
 from tests.integration.conftest import HASH, decoded, message, read_topic, unique, wait_until
 
 
@@ -46,21 +51,122 @@ def test_receive_pages_with_the_cursor_and_long_polls_until_a_message_arrives(ap
     assert empty["messages"] == [] and empty["next"] == rest["next"]
 
 
+def test_every_record_of_an_accepted_send_carries_correlation_causation_and_tenant_headers(api, bootstrap):
+    """The command carries the request's correlation id as both correlation and causation (its cause is the
+    request); the gate's outputs keep the correlation id and name the command as their cause."""
+    for given in (unique("corr"), None):  # a caller's X-Correlation-ID, or one the gateway makes up
+        tenant, sender, recipient = unique("t"), unique("a"), unique("b")
+        delivered_before = end_offsets(bootstrap, "agent.messages")
+        events_before = end_offsets(bootstrap, "constitutional.events")
+        sent = api.post("/api/v1/messages/send", json=message(f"  {tenant.upper()} ", sender, recipient),
+                        headers={"x-correlation-id": given} if given else {})
+        assert sent.status_code == 202, sent.text
+        body = sent.json()
+        command_id = body["command_id"]
+        assert api.get(f"/api/v1/commands/{command_id}", params={"wait_ms": 15000}).json()["status"] == "delivered"
+
+        at = {body["partition"]: body["offset"]}
+        (command,) = read_between(bootstrap, "acgs.commands", at, {body["partition"]: body["offset"] + 1})
+        assert decoded(command)["command_id"] == command_id
+        # Delivered ⇒ the gate's outputs for it are acknowledged, so they are below the end offsets now.
+        (delivery,) = [m for m in _records_since(bootstrap, "agent.messages", delivered_before)
+                       if decoded(m)["command_id"] == command_id]
+        (check,) = [m for m in _records_since(bootstrap, "constitutional.events", events_before)
+                    if decoded(m)["command_id"] == command_id]
+        assert decoded(check)["outcome"] == "accepted"
+
+        correlation = _headers(command)["correlation_id"]
+        assert correlation == given.encode() if given else uuid.UUID(correlation.decode())  # made up: a UUID
+        assert correlation != command_id.encode()  # the request's id, not the command's
+        assert correlation == decoded(command)["correlation_id"].encode()
+        assert _headers(command)["causation_id"] == correlation
+        for record in (command, delivery, check):
+            headers = _headers(record)
+            assert headers["tenant_id"] == tenant.encode(), record.topic()  # the normalised tenant id
+            assert headers["correlation_id"] == correlation, record.topic()
+        for record in (delivery, check):
+            assert _headers(record)["causation_id"] == command_id.encode(), record.topic()
+
+
+def test_a_long_poll_on_an_empty_inbox_returns_a_message_sent_while_it_waits(api, platform):
+    tenant, sender, recipient = unique("t"), unique("a"), unique("b")
+    where = {"agent_id": recipient, "tenant_id": tenant}
+    assert api.get("/api/v1/messages/receive", params=where).json()["messages"] == []
+    wait_s, outcome, issued = 10.0, {}, threading.Event()
+
+    def poll() -> None:
+        hooks = {"request": [lambda _request: issued.set()]}
+        with httpx.Client(base_url=platform.settings.gateway_url, timeout=wait_s + 20, event_hooks=hooks) as client:
+            started = time.monotonic()
+            outcome["answer"] = client.get("/api/v1/messages/receive", params={**where, "wait_ms": int(wait_s * 1000)})
+            outcome["returned_at"] = time.monotonic()
+            outcome["elapsed"] = outcome["returned_at"] - started
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        assert issued.wait(10), "the long poll was never issued"
+        sent = api.post("/api/v1/messages/send", json=message(tenant, sender, recipient, content="wake up"))
+        accepted_at = time.monotonic()
+        assert sent.status_code == 202, sent.text
+    finally:
+        poller.join(wait_s + 30)
+    assert not poller.is_alive()
+    answer = outcome["answer"]
+    assert answer.status_code == 200, answer.text
+    page = answer.json()
+    assert [(m["message_id"], m["content"]) for m in page["messages"]] == [(sent.json()["message_id"], "wake up")]
+    assert page["next"] == page["messages"][0]["cursor"]
+    # Still waiting when the message was accepted, and answered with it well before its wait ran out.
+    assert outcome["returned_at"] > accepted_at
+    assert outcome["elapsed"] < wait_s * 0.8, outcome["elapsed"]
+
+
+def _records_since(bootstrap: str, topic: str, before: dict[int, int]) -> list:
+    """Every record appended to ``topic`` since ``before`` (end offsets), up to its end offsets now."""
+    return list(read_between(bootstrap, topic, before, end_offsets(bootstrap, topic)))
+
+
+def _headers(msg) -> dict[str, bytes]:  # noqa: ANN001
+    """A record's headers by name; each of the three tracing headers must appear exactly once."""
+    names = [name for name, _ in msg.headers() or []]
+    for name in ("correlation_id", "causation_id", "tenant_id"):
+        assert names.count(name) == 1, (msg.topic(), names)
+    return dict(msg.headers())
+
+
+def _gateway_violation(bootstrap: str, before: dict[int, int], command_id: str) -> tuple[dict, dict]:
+    """The one violation event the gateway recorded for ``command_id`` since ``before``; (event, headers).
+    The intake appends it (acks=all) before it answers 403, so it is there as soon as the answer is."""
+    found = [m for m in _records_since(bootstrap, "constitutional.events", before)
+             if decoded(m)["command_id"] == command_id]
+    assert len(found) == 1, f"{len(found)} events for {command_id}"
+    return decoded(found[0]), _headers(found[0])
+
+
 def test_a_wrong_or_missing_hash_is_refused_at_http_with_a_violation_event(api, bootstrap):
-    tenant = unique("t")
-    wrong = api.post("/api/v1/messages/send", json=message(tenant, unique("a"), unique("b"),
+    tenant, marker = unique("t"), unique("refused-hash")
+    commands_before = end_offsets(bootstrap, "acgs.commands")
+    events_before = end_offsets(bootstrap, "constitutional.events")
+    wrong = api.post("/api/v1/messages/send", json=message(tenant, unique("a"), unique("b"), content=marker,
                                                            constitutional_hash="0000000000000000"))
-    missing_body = message(tenant, unique("a"), unique("b"))
+    missing_body = message(tenant, unique("a"), unique("b"), content=marker)
     del missing_body["constitutional_hash"]
     missing = api.post("/api/v1/messages/send", json=missing_body)
     for answer in (wrong, missing):
         assert answer.status_code == 403
         assert answer.json()["code"] == "constitutional_hash_mismatch"
         assert HASH not in answer.text  # the expected hash is never echoed
-    ids = {wrong.json()["details"]["command_id"], missing.json()["details"]["command_id"]}
-    events = read_topic(bootstrap, "constitutional.events", lambda m: decoded(m)["command_id"] in ids, want=2)
-    assert {decoded(m)["outcome"] for m in events} == {"violation"}
-    assert {decoded(m)["source"] for m in events} == {"gateway"}
+    # Nothing reached the command log: the refusal happens before the append (the 403 comes after any append).
+    assert end_offsets(bootstrap, "acgs.commands") == commands_before
+    for answer, reason in ((wrong, "does not match"), (missing, "missing")):
+        command_id = answer.json()["details"]["command_id"]
+        event, headers = _gateway_violation(bootstrap, events_before, command_id)
+        assert (event["outcome"], event["source"], event["rule"], event["code"]) == (
+            "violation", "gateway", "constitutional_hash", "constitutional_hash_mismatch")
+        assert reason in event["reason"] and HASH not in event["reason"]
+        assert event["tenant_id"] == tenant
+        assert headers["tenant_id"] == tenant.encode() and headers["causation_id"] == command_id.encode()
     status = api.get(f"/api/v1/commands/{wrong.json()['details']['command_id']}", params={"wait_ms": 15000}).json()
     assert status["status"] == "rejected" and status["code"] == "constitutional_hash_mismatch"
 
@@ -93,14 +199,29 @@ def test_a_wrong_hash_produced_straight_to_kafka_is_rejected_by_the_gate_and_nev
     assert inbox["messages"] == []
 
 
-def test_a_cross_tenant_send_is_refused(api):
+def test_a_cross_tenant_send_is_refused(api, bootstrap):
     sender, recipient = unique("a"), unique("b")
     first = api.post("/api/v1/messages/send", json=message("tenant-one", sender, recipient))
     api.get(f"/api/v1/commands/{first.json()['command_id']}", params={"wait_ms": 15000})
-    refused = api.post("/api/v1/messages/send", json=message("tenant-two", sender, unique("c")))
-    assert refused.status_code == 403 and refused.json()["code"] == "tenant_mismatch"
-    to_other = api.post("/api/v1/messages/send", json=message("tenant-two", unique("d"), recipient))
-    assert to_other.status_code == 403 and to_other.json()["code"] == "tenant_mismatch"
+    cases = (("sender", message("tenant-two", sender, unique("c"), content=unique("refused-sender"))),
+             ("recipient", message("tenant-two", unique("d"), recipient, content=unique("refused-recipient"))))
+    for party, body in cases:
+        commands_before = end_offsets(bootstrap, "acgs.commands")
+        events_before = end_offsets(bootstrap, "constitutional.events")
+        refused = api.post("/api/v1/messages/send", json=body)
+        assert refused.status_code == 403 and refused.json()["code"] == "tenant_mismatch", refused.text
+        assert end_offsets(bootstrap, "acgs.commands") == commands_before, f"refused {party} send was appended"
+        # README: tenant_mismatch at HTTP is recorded as a violation event, as a hash mismatch is.
+        command_id = refused.json()["details"]["command_id"]
+        event, headers = _gateway_violation(bootstrap, events_before, command_id)
+        assert (event["outcome"], event["source"], event["rule"], event["code"]) == (
+            "violation", "gateway", "tenant_isolation", "tenant_mismatch")
+        assert event["reason"].startswith(f"{party} belongs to another tenant")
+        assert (event["tenant_id"], event["from_agent"], event["to_agent"]) == (
+            "tenant-two", body["from_agent"], body["to_agent"])
+        assert headers["tenant_id"] == b"tenant-two" and headers["causation_id"] == command_id.encode()
+        status = api.get(f"/api/v1/commands/{command_id}", params={"wait_ms": 15000}).json()
+        assert status["status"] == "rejected" and status["code"] == "tenant_mismatch"
 
 
 def test_the_gate_refuses_a_cross_tenant_record_that_bypassed_the_gateway(api, bootstrap):

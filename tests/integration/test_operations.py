@@ -238,3 +238,35 @@ def test_acgs_status_names_each_service_and_hides_passwords(platform):
                              timeout=60)
     assert migrate.returncode == 1 and "Traceback" not in migrate.stderr
     assert migrate.stderr.startswith("error: Postgres at postgresql://acgs:***@127.0.0.1:9/acgs is not reachable")
+
+
+def test_the_rebuild_cli_shows_its_progress_bar_and_a_summary(platform, api):
+    """`acgs projections rebuild inbox` off a terminal: rich prints the bar once, finished, then the summary."""
+    import json
+    import re
+
+    from tests.integration.audit_support import cli
+
+    settings = platform.settings
+    tenant = unique("rebuildcli")
+    sent = api.post("/api/v1/messages/send", json=message(tenant, f"s-{tenant}", f"r-{tenant}", content="cli"))
+    assert api.get(f"/api/v1/commands/{sent.json()['command_id']}", params={"wait_ms": 15000}).json()[
+        "status"] == "delivered"
+    before = sum(end_offsets(settings.kafka_bootstrap, "agent.messages").values())
+    done = cli(platform, "projections", "rebuild", "inbox")
+    after = sum(end_offsets(settings.kafka_bootstrap, "agent.messages").values())
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    report = json.loads(lines[-1])
+    assert report["projection"] == "inbox" and report["events"] >= before
+    bars = [line for line in lines if line.startswith("rebuilding inbox")]
+    assert len(bars) == 1, done.stdout
+    counts = re.search(r"━+ (\d+)/(\d+) ([\d,]+) ev/s", bars[0])
+    assert counts, bars[0]
+    loaded, total = int(counts[1]), int(counts[2])
+    # The bar's total is agent.messages' end at the rebuild's start, and it finished (every record loaded);
+    # the summary counts those and the ones caught up during the swap.
+    assert before <= total <= after and loaded == total
+    assert report["events"] == loaded + report["caught_up_during_swap"]
+    page = api.get("/api/v1/messages/receive", params={"agent_id": f"r-{tenant}", "tenant_id": tenant}).json()
+    assert [m["content"] for m in page["messages"]] == ["cli"]
