@@ -34,7 +34,7 @@ from schemas.codec import AvroCodec
 
 log = logging.getLogger("acgs.projections.rebuild")
 T = TypeVar("T")
-BATCH = 20000
+BATCH = 10000  # the first batch's decode and the last one's COPY do not overlap: smaller batches shorten both
 # A rebuild reads whole logs: large fetches and a deep local queue keep the broker ahead of the decoder.
 REBUILD_FETCH = {"queued.max.messages.kbytes": 262144, "max.partition.fetch.bytes": 16 * 1024 * 1024,
                  "fetch.max.bytes": 64 * 1024 * 1024, "queued.min.messages": 200000}
