@@ -14,7 +14,7 @@ from infra.kafka_probe import group_lag
 from schemas.codec import AvroCodec
 from tests.integration.audit_support import logged, wait_for_leaves
 from tests.integration.conftest import HASH, decoded, read_topic, unique, wait_until
-from tests.integration.governance_support import approval
+from tests.integration.governance_support import approval, approval_status
 
 
 def _produce(bootstrap: str, topic: str, key: bytes, value: bytes,
@@ -69,7 +69,8 @@ def test_a_record_of_another_schema_on_approval_commands_is_dead_lettered_and_ap
     _produce(bootstrap, "approval.commands", key, AvroCodec().encode("approval.events", event))
     assert _dead_letter(bootstrap, key, "approval-writer")["error_code"] == "unexpected_schema"
     approval_id = approval(api, unique("tenant"), ["alice", "bob"], "quorum")
-    assert api.get(f"/api/v1/approvals/{approval_id}/status").json()["status"] == "pending"
+    # The status read model may answer 404 for a moment after the 201.
+    assert wait_until(lambda: approval_status(api, approval_id) == "pending", 20, "approval projected")
     assert platform.failed_components() == {}
 
 
