@@ -36,6 +36,7 @@ class LocalStack:
             self._start_redis(s)
             self._start_kafka(s)
             self._start_chain(s)
+            require_versions(server_versions(s))
         except BaseException:
             self.stop()
             raise
@@ -117,6 +118,43 @@ def _public_rpc(url: str) -> str:
     return public_rpc_url(url)
 
 
+# The versions the platform is built and tested on (its SQL and Redis commands may work on older ones, but that
+# is not known): an older server is refused at start with its version named, not left to fail later.
+MIN_VERSIONS = {"postgres": (15, 0), "redis": (7, 0)}
+
+
+def server_versions(settings: Settings) -> dict[str, str]:
+    """The version each running Postgres and Redis server reports."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(settings.postgres_dsn, connect_timeout=5) as conn:
+        postgres = conn.execute("SHOW server_version").fetchone()[0]
+    client = redis.Redis.from_url(settings.redis_dsn, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        redis_version = str(client.info("server")["redis_version"])
+    finally:
+        client.close()
+    return {"postgres": postgres, "redis": redis_version}
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    import re
+
+    found = re.match(r"(\d+)(?:\.(\d+))?", version.strip())
+    if found is None:
+        raise StackError(f"cannot read the server version {version!r}")
+    return int(found.group(1)), int(found.group(2) or 0)
+
+
+def require_versions(versions: dict[str, str]) -> None:
+    """Raise StackError naming every server older than MIN_VERSIONS."""
+    old = [f"{name} {version} (need {'.'.join(map(str, MIN_VERSIONS[name]))} or newer)"
+           for name, version in versions.items() if _major_minor(version) < MIN_VERSIONS[name]]
+    if old:
+        raise StackError("server too old: " + "; ".join(old))
+
+
 def check_ready(settings: Settings) -> dict[str, str | None]:
     """Probe each service once; map name → None when reachable, else the error text."""
     probes = {"kafka": lambda: kafka_metadata_ok(settings.kafka_bootstrap, 2.0),
@@ -133,4 +171,4 @@ def check_ready(settings: Settings) -> dict[str, str | None]:
     return result
 
 
-__all__ = ["LocalStack", "StackError", "check_ready"]
+__all__ = ["LocalStack", "StackError", "check_ready", "require_versions", "server_versions"]

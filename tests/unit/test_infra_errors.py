@@ -24,3 +24,16 @@ def test_kafka_without_java_says_what_to_install(tmp_path, monkeypatch):
 ])
 def test_credentials_are_never_shown(url, shown):
     assert redacted(url) == shown
+
+
+def test_servers_older_than_the_tested_versions_are_refused_with_their_versions_named():
+    from infra.stack import require_versions
+
+    require_versions({"postgres": "15.14 (Debian 15.14-0+deb12u1)", "redis": "7.0.15"})
+    require_versions({"postgres": "17beta1", "redis": "7.4.2"})
+    with pytest.raises(StackError) as caught:
+        require_versions({"postgres": "14.11", "redis": "6.2.14"})
+    assert str(caught.value) == ("server too old: postgres 14.11 (need 15.0 or newer); "
+                                 "redis 6.2.14 (need 7.0 or newer)")
+    with pytest.raises(StackError, match="cannot read the server version"):
+        require_versions({"redis": "unknown"})
