@@ -7,6 +7,7 @@ started; it is only checked for readiness.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from acgs.settings import Settings
@@ -100,7 +101,6 @@ class LocalStack:
 
 def redacted(url: str) -> str:
     """A connection URL or libpq ``key=value`` string as it may be shown: any password replaced by ``***``."""
-    import re
     from urllib.parse import urlsplit, urlunsplit
 
     if "://" not in url:
@@ -139,8 +139,6 @@ def server_versions(settings: Settings) -> dict[str, str]:
 
 
 def _major_minor(version: str) -> tuple[int, int]:
-    import re
-
     found = re.match(r"(\d+)(?:\.(\d+))?", version.strip())
     if found is None:
         raise StackError(f"cannot read the server version {version!r}")

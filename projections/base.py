@@ -132,18 +132,17 @@ def store_offsets(cur: psycopg.Cursor, projection: str, nexts: dict[tuple[str, i
 # most of a batch's time in Postgres.
 ARRAY_ROWS_MAX = 200
 
-_column_types: dict[tuple[str, tuple[str, ...]], tuple[str, ...] | None] = {}
+_column_types: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
 
-def _types(cur: psycopg.Cursor, table: str, columns: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The SQL types of ``columns`` in ``table``, or None if one is an array (``unnest`` would flatten it)."""
+def column_types(cur: psycopg.Cursor, table: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The SQL types of ``columns`` in ``table`` (``text``, ``bigint``, ``text[]``…), read once per process."""
     key = (table, columns)
     if key not in _column_types:
         found = dict(cur.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,)).fetchall())
-        types = tuple(found[c] for c in columns)
-        _column_types[key] = None if any(t.endswith("]") for t in types) else types
+        _column_types[key] = tuple(found[c] for c in columns)
     return _column_types[key]
 
 
@@ -152,8 +151,8 @@ def batch_source(cur: psycopg.Cursor, name: str, like: str, columns: tuple[str, 
     """``rows`` as a relation called ``name`` with ``columns`` typed like table ``like``: the SQL to put after
     FROM, and its parameters. Small batches become ``unnest`` of one array per column; large ones, and tables
     with array columns, are loaded with COPY into the session's temporary table ``name`` (``copy_rows``)."""
-    types = _types(cur, like, columns) if len(rows) <= ARRAY_ROWS_MAX else None
-    if types is None:
+    types = column_types(cur, like, columns) if len(rows) <= ARRAY_ROWS_MAX else None
+    if types is None or any(t.endswith("]") for t in types):  # unnest would flatten an array column
         copy_rows(cur, name, like, columns, rows)
         return name, ()
     arrays = ", ".join(f"%b::{t}[]" for t in types)  # binary: psycopg builds the arrays in C
