@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from infra.kafka_probe import end_offsets, read_between
 from tests.integration.conftest import decoded, read_topic, unique, wait_until
 from tests.integration.governance_support import BREACH, held, send, status, wait_status
 
@@ -25,6 +26,7 @@ def test_a_low_impact_message_is_scored_routed_auto_and_delivered(api, bootstrap
 
 def test_a_critical_security_breach_is_held_until_approved_then_delivered_once(api, bootstrap):
     tenant = unique("gov")
+    messages_before = end_offsets(bootstrap, "agent.messages")
     command_id, approval_id = held(api, tenant)
     pending = status(api, command_id)
     assert pending["impact_score"] >= 0.9
@@ -38,8 +40,10 @@ def test_a_critical_security_breach_is_held_until_approved_then_delivered_once(a
     r = api.post(f"/api/v1/approvals/{approval_id}/approve", json={"approver_id": "alice", "rationale": "known"})
     assert r.status_code == 200 and r.json()["status"] == "approved"
     assert api.get(f"/api/v1/commands/{command_id}?wait_ms=10000").json()["status"] == "delivered"
-    deliveries = read_topic(bootstrap, "agent.messages", lambda m: decoded(m)["command_id"] == command_id, want=2,
-                            timeout_s=2.0)
+    # Delivered ⇒ its record is acknowledged, so below the end offsets now: read exactly that range.
+    deliveries = [m for m in read_between(bootstrap, "agent.messages", messages_before,
+                                          end_offsets(bootstrap, "agent.messages"))
+                  if decoded(m)["command_id"] == command_id]
     assert len({decoded(m)["event_id"] for m in deliveries}) == 1
     assert _decision(bootstrap, command_id, "outcome")["outcome"] == "approved"
 
