@@ -175,26 +175,28 @@ def copy_rows(cur: psycopg.Cursor, temp_table: str, like: str, columns: tuple[st
 
 def apply_each(cur: psycopg.Cursor, work: list[tuple[Projection, list[Event]]],
                on_failure: Callable[[Event, str, Exception], None]) -> list[Changes]:
-    """Apply the events one at a time, each under its own savepoint, after a batch failed with a record
-    error. An event that some projection cannot apply is applied by none of them and goes to
-    ``on_failure(event, projection_name, error)``; the rest are applied as a batch would have been."""
+    """Apply the events one at a time after a batch failed with a record error, in log order, each event to
+    each projection under its own savepoint. A projection that cannot apply an event skips it and reports
+    ``on_failure(event, projection_name, error)``; the other projections still apply it.
+
+    Each projection decides alone, as if it ran on its own: that is what a rebuild of one projection does,
+    so a rebuilt read model equals the live one even after a poison record (a NUL in a message's content
+    stops its inbox row, not its command's status).
+    """
     wanted: dict[tuple[str, int, int], tuple[Event, list[Projection]]] = {}
     for projection, events in work:
         for e in events:
             wanted.setdefault((e.topic, e.partition, e.offset), (e, []))[1].append(projection)
     changes: list[Changes] = []
     for event, projections in sorted(wanted.values(), key=lambda item: item[0][:3]):
-        name = ""
-        try:
-            with cur.connection.transaction():
-                applied = []
-                for projection in projections:
-                    name = projection.name
-                    applied.append(projection.apply(cur, [event]))
-        except RECORD_ERRORS as exc:
-            log.error("projection %s cannot apply %s/%s/%s: %s: %s", name, event.topic, event.partition,
-                      event.offset, type(exc).__name__, exc)
-            on_failure(event, name, exc)
-            continue
-        changes.extend(applied)
+        for projection in projections:
+            try:
+                with cur.connection.transaction():
+                    change = projection.apply(cur, [event])
+            except RECORD_ERRORS as exc:
+                log.error("projection %s cannot apply %s/%s/%s: %s: %s", projection.name, event.topic,
+                          event.partition, event.offset, type(exc).__name__, exc)
+                on_failure(event, projection.name, exc)
+                continue
+            changes.append(change)
     return changes

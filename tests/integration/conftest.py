@@ -74,3 +74,25 @@ def wait_until(check: Callable[[], object], timeout_s: float = 20.0, what: str =
         time.sleep(0.05)
     raise AssertionError(f"{what} not reached within {timeout_s}s")
 
+
+
+def projection_rows(dsn: str, projection) -> list[tuple]:  # noqa: ANN001
+    """Every row of ``projection``'s table, in its columns' order, sorted by key (to compare two tables)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(f"SELECT {', '.join(projection.columns())} FROM {projection.table} ORDER BY 1").fetchall()
+
+
+def projections_caught_up(dsn: str, bootstrap: str, projections) -> bool:  # noqa: ANN001
+    """Whether every one of ``projections`` has stored offsets at the end of each partition of its topics."""
+    import psycopg
+
+    from infra.kafka_probe import end_offsets
+
+    with psycopg.connect(dsn) as conn:
+        stored = {(p, t, part): o for p, t, part, o in
+                  conn.execute("SELECT projection, topic, partition, next_offset FROM projection_offsets")}
+    return all(stored.get((projection.name, topic, partition), 0) >= end
+               for projection in projections for topic in projection.topics
+               for partition, end in end_offsets(bootstrap, topic).items())

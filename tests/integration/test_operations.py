@@ -14,7 +14,7 @@ from projections.command_status import CommandStatusProjection
 from projections.rebuild import rebuild
 from infra.kafka_probe import end_offsets, group_lag, read_between
 from schemas.codec import AvroCodec
-from tests.integration.conftest import message, unique, wait_until
+from tests.integration.conftest import message, projection_rows, projections_caught_up, unique, wait_until
 
 
 async def _burst(base_url: str, bodies: list[dict]) -> list[int]:
@@ -103,26 +103,6 @@ def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
     assert len({e["command_id"] for e in ours}) == len({e["event_id"] for e in ours}) == 2000
 
 
-def _table(dsn: str, projection) -> list[tuple]:  # noqa: ANN001
-    cols = ", ".join(projection.columns())
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(f"SELECT {cols} FROM {projection.table} ORDER BY 1").fetchall()
-
-
-def _caught_up(dsn: str, bootstrap: str) -> bool:
-    from infra.kafka_probe import end_offsets
-
-    with psycopg.connect(dsn) as conn:
-        stored = {(p, t, part): o for p, t, part, o in
-                  conn.execute("SELECT projection, topic, partition, next_offset FROM projection_offsets")}
-    for projection in (InboxProjection(), CommandStatusProjection()):
-        for topic in projection.topics:
-            for partition, end in end_offsets(bootstrap, topic).items():
-                if stored.get((projection.name, topic, partition), 0) < end:
-                    return False
-    return True
-
-
 def test_a_rebuilt_read_model_equals_the_live_one_and_is_swapped_in_while_serving(platform, api):
     settings = platform.settings
     tenant = unique("rebuild")
@@ -130,12 +110,13 @@ def test_a_rebuilt_read_model_equals_the_live_one_and_is_swapped_in_while_servin
         api.post("/api/v1/messages/send", json=message(tenant, f"s-{tenant}", f"r-{tenant}", content=f"{i}"))
     # Quiescent first: the gate has committed every command and the projections every event.
     wait_until(lambda: group_lag(settings.kafka_bootstrap, "acgs-constitutional-gate", "acgs.commands") == 0
-               and _caught_up(settings.postgres_dsn, settings.kafka_bootstrap), 60, "pipeline drained")
+               and projections_caught_up(settings.postgres_dsn, settings.kafka_bootstrap,
+                                                     (InboxProjection(), CommandStatusProjection())), 60, "pipeline drained")
     for projection in (InboxProjection(), CommandStatusProjection()):
-        live = _table(settings.postgres_dsn, projection)
+        live = projection_rows(settings.postgres_dsn, projection)
         report = rebuild(projection, settings.kafka_bootstrap, settings.postgres_dsn)
         assert report["events"] > 0
-        rebuilt = _table(settings.postgres_dsn, projection)
+        rebuilt = projection_rows(settings.postgres_dsn, projection)
         only_live, only_rebuilt = set(live) - set(rebuilt), set(rebuilt) - set(live)
         assert not only_live and not only_rebuilt, (projection.name, sorted(only_live)[:3], sorted(only_rebuilt)[:3])
         assert rebuilt == live

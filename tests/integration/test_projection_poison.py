@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from confluent_kafka import Producer
 
+from infra.kafka_probe import group_lag
+from projections.command_status import CommandStatusProjection
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from schemas.codec import AvroCodec
-from tests.integration.conftest import HASH, decoded, read_topic, unique, wait_until
+from tests.integration.conftest import (HASH, decoded, projection_rows, projections_caught_up, read_topic, unique,
+                                        wait_until)
 
 
 def _delivered(tenant: str, recipient: str, content: str) -> dict:
@@ -80,3 +83,35 @@ def test_a_record_of_another_topics_schema_is_dead_lettered_and_the_stream_keeps
     wait_until(lambda: [m["message_id"] for m in _inbox(api, tenant, recipient)] == [good["message_id"]],
                what="the good record in the inbox")
     assert _dead_letter_codes(bootstrap, key, want=1) == [b"unexpected_schema"]
+
+
+def test_a_poison_record_stops_only_the_projection_that_cannot_store_it_and_a_rebuild_agrees(api, bootstrap,
+                                                                                             platform):
+    """Each projection decides alone: the inbox refuses a NUL in the content, the command's status does not
+    store the content and records the delivery. A rebuild of each projection, which reads the same log on
+    its own, then ends with exactly the live worker's rows."""
+    codec = AvroCodec()
+    tenant, recipient = unique("tenant"), unique("b")
+    key = recipient.encode()
+    poison = _delivered(tenant, recipient, "NUL \x00 again")
+    after = _delivered(tenant, recipient, "after")
+    _produce(bootstrap, key, *(codec.encode("agent.messages", r) for r in (poison, after)))
+
+    wait_until(lambda: [m["message_id"] for m in _inbox(api, tenant, recipient)] == [after["message_id"]],
+               what="the record after the poison in the inbox")
+    status = api.get(f"/api/v1/commands/{poison['command_id']}", params={"wait_ms": 15000})
+    assert status.status_code == 200 and status.json()["status"] == "delivered", status.text
+    dead = read_topic(bootstrap, "acgs.dlq", lambda m: m.key() == key
+                      and dict(m.headers()).get("processor") == b"projections", want=1)
+    assert len(dead) == 1 and dict(dead[0].headers())["error"].startswith(b"projection inbox:")
+
+    dsn, projections = platform.settings.postgres_dsn, (InboxProjection(), CommandStatusProjection())
+    # Quiescent first: the gate has committed every command and the projections every event.
+    wait_until(lambda: group_lag(bootstrap, "acgs-constitutional-gate", "acgs.commands") == 0
+               and projections_caught_up(dsn, bootstrap, projections), 60, "pipeline drained")
+    for projection in projections:
+        live = projection_rows(dsn, projection)
+        assert rebuild(projection, bootstrap, dsn)["events"] > 0
+        rebuilt = projection_rows(dsn, projection)
+        only_live, only_rebuilt = set(live) - set(rebuilt), set(rebuilt) - set(live)
+        assert not only_live and not only_rebuilt, (projection.name, sorted(only_live)[:3], sorted(only_rebuilt)[:3])
