@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 
@@ -20,6 +21,7 @@ class Wakeups:
         self._on_agents_registered = on_agents_registered
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task | None = None
+        self.subscriptions = 0  # how many times the listener has (re)subscribed
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="wakeups")
@@ -46,26 +48,34 @@ class Wakeups:
 
     async def _listen(self) -> None:
         while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(NOTIFY_CHANNEL)
+                self.subscriptions += 1
                 async for message in pubsub.listen():
-                    note = orjson.loads(message["data"])
-                    if "a" in note and self._on_agents_registered is not None:
-                        self._on_agents_registered(note["a"])
-                    if not self._waiters:
-                        continue
-                    for command_id in note.get("c", ()):
-                        self._fire(f"cmd:{command_id}")
-                    for tenant, agent in note.get("i", ()):
-                        self._fire(f"inbox:{tenant}:{agent}")
-                    for request_id in note.get("r", ()):
-                        self._fire(f"approval-result:{request_id}")
+                    self._handle(orjson.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis restarts: resubscribe, pollers still time out
                 log.warning("wake-up subscription lost (%s); retrying", exc)
                 await asyncio.sleep(0.5)
+            finally:
+                # redis-py may already have reconnected this subscription on its own: left open, it would
+                # stay subscribed with no reader, and Redis would buffer every notification for it.
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _handle(self, note: dict) -> None:
+        if "a" in note and self._on_agents_registered is not None:
+            self._on_agents_registered(note["a"])
+        if not self._waiters:
+            return
+        for command_id in note.get("c", ()):
+            self._fire(f"cmd:{command_id}")
+        for tenant, agent in note.get("i", ()):
+            self._fire(f"inbox:{tenant}:{agent}")
+        for request_id in note.get("r", ()):
+            self._fire(f"approval-result:{request_id}")
 
 
 async def wait_for(wakeups: Wakeups, key: str, timeout_s: float, ready) -> object:  # noqa: ANN001
