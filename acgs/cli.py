@@ -146,7 +146,8 @@ def gateway() -> None:
 
 @worker.command("gate")
 def worker_gate() -> None:
-    """The constitutional gate (faust): acgs.commands → agent.messages, constitutional.events, acgs.dlq."""
+    """The constitutional gate (faust): acgs.commands → agent.messages, agent.registrations,
+    constitutional.events, acgs.dlq."""
     import faust
 
     from streams.app import app as faust_app

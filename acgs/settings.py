@@ -58,8 +58,9 @@ class Settings(BaseSettings):
 
     # Verifiable audit log. Every topic named here becomes leaves (comma-separated in ACGS_AUDIT_TOPICS).
     audit_enabled: bool = True  # false: no audit/anchor workers (e.g. to benchmark the spine alone)
-    audit_topics: Annotated[tuple[str, ...], NoDecode] = ("agent.messages", "constitutional.events",
-                                                         "governance.decisions", "approval.events")
+    audit_topics: Annotated[tuple[str, ...], NoDecode] = ("agent.messages", "agent.registrations",
+                                                         "constitutional.events", "governance.decisions",
+                                                         "approval.events")
     audit_origin: str = "acgs-2.local/audit-log"
     # Ed25519 checkpoint key: 64 hex digits (seed) or PKCS#8 PEM. Unset: a dev key generated once in state_dir.
     audit_signing_key: SecretStr | None = None

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from commands import rules
 from commands.ids import new_id
 from commands.intake import MessageIntake
-from commands.models import ErrorResponse, SendMessageAccepted, SendMessageRequest, ValidateRequest, ValidateResponse
+from commands.models import (ErrorResponse, RegisterAgentAccepted, RegisterAgentRequest, SendMessageAccepted,
+                             SendMessageRequest, ValidateRequest, ValidateResponse)
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
@@ -40,6 +41,19 @@ async def send_message(body: SendMessageRequest, intake: Annotated[MessageIntake
     route describes it in OpenAPI and serves it wherever the router is mounted without that middleware.
     """
     answer = await intake.send(body, corr)
+    return JSONResponse(answer, status_code=202)
+
+
+@router.post("/agents/register", status_code=202, response_model=RegisterAgentAccepted,
+             responses={**_ERRORS, 403: {"model": ErrorResponse, "description": "constitutional hash mismatch"},
+                        409: {"model": ErrorResponse, "description": "the agent belongs to another tenant"}})
+async def register_agent(body: RegisterAgentRequest, intake: Annotated[MessageIntake, Depends(get_intake)],
+                         corr: Annotated[str, Depends(correlation_id)]) -> JSONResponse:
+    """Append a RegisterAgent command to ``acgs.commands``: bind an agent id to a tenant before it sends or
+    receives anything. Answers once Kafka has acknowledged it; the gate then binds it (first binding wins,
+    whether by registration or by a first accepted message) and ``GET /api/v1/commands/{command_id}`` moves
+    to ``registered``, or to ``rejected`` with ``code: agent_tenant_conflict``."""
+    answer = await intake.register(body, corr)
     return JSONResponse(answer, status_code=202)
 
 

@@ -29,6 +29,12 @@ class TenantMismatch(IntakeError):
     status_code = 403
 
 
+class AgentTenantConflict(IntakeError):
+    """A registration of an agent that already belongs to another tenant."""
+
+    status_code = 409
+
+
 class DirectoryUnavailable(IntakeError):
     """Redis (agent directory, idempotency records) did not answer: the send is refused, the client may retry."""
 

@@ -6,8 +6,10 @@ refused command leaves nothing half-written (only its violation event, which is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 import uuid
 from dataclasses import dataclass
 
@@ -16,12 +18,12 @@ import orjson
 from commands import rules
 from commands.ids import derived_id, new_id
 from commands.directory import REDIS_DOWN, RedisAgentDirectory, RedisIdempotencyStore, RedisStatusCache
-from commands.exceptions import (CommandLogUnavailable, ConstitutionalViolation, DirectoryUnavailable, InvalidCommand,
-                                 TenantMismatch)
+from commands.exceptions import (AgentTenantConflict, CommandLogUnavailable, ConstitutionalViolation,
+                                 DirectoryUnavailable, InvalidCommand, TenantMismatch)
 from commands.kafka_log import KafkaCommandLog
-from commands.models import SendMessageRequest
+from commands.models import RegisterAgentRequest, SendMessageRequest
 from schemas.codec import AvroCodec
-from schemas.topics import COMMANDS, CONSTITUTIONAL_EVENTS
+from schemas.topics import COMMANDS, CONSTITUTIONAL_EVENTS, REGISTER_AGENT
 
 log = logging.getLogger("acgs.commands")
 
@@ -52,6 +54,16 @@ def headers_for(correlation_id: str, causation_id: str, tenant_id: str | None) -
             ("tenant_id", (tenant_id or "").encode())]
 
 
+@contextlib.contextmanager
+def _fail_closed_without_redis() -> Iterator[None]:
+    """The tenancy checks read the agent directory in Redis: without it, refuse (fail closed) and say why."""
+    try:
+        yield
+    except REDIS_DOWN as exc:
+        log.warning("Redis unavailable: %s", exc)
+        raise DirectoryUnavailable("redis_unavailable", "Redis is unavailable; retry shortly") from None
+
+
 @dataclass
 class MessageIntake:
     constitutional_hash: str
@@ -64,19 +76,41 @@ class MessageIntake:
     idempotency_wait_s: float = 10.0  # how long a replay waits for the first request's append to finish
 
     async def send(self, req: SendMessageRequest, correlation_id: str) -> dict:
-        try:
+        with _fail_closed_without_redis():
             return await self._send(req, correlation_id)
-        except REDIS_DOWN as exc:
-            # The tenancy check reads the agent directory in Redis: without it, refuse (fail closed) and say why.
-            log.warning("Redis unavailable: %s", exc)
-            raise DirectoryUnavailable("redis_unavailable", "Redis is unavailable; retry shortly") from None
+
+    async def register(self, req: RegisterAgentRequest, correlation_id: str) -> dict:
+        """Append a RegisterAgent command binding ``req.agent_id`` to ``req.tenant_id`` (first binding wins)."""
+        with _fail_closed_without_redis():
+            return await self._register(req, correlation_id)
 
     async def _send(self, req: SendMessageRequest, correlation_id: str) -> dict:
         tenant_id = rules.normalize_tenant_id(req.tenant_id)
-        command_id = self._command_id(tenant_id, req)
+        command_id = self._command_id(tenant_id, req.from_agent, req.idempotency_key)
         await self._refuse_if_invalid(req, tenant_id, command_id, correlation_id)
-        if req.idempotency_key is None:
-            return await self._append(req, tenant_id, command_id, correlation_id)
+        return await self._once(tenant_id, command_id, req.idempotency_key,
+                                lambda: self._append(req, tenant_id, command_id, correlation_id))
+
+    async def _register(self, req: RegisterAgentRequest, correlation_id: str) -> dict:
+        tenant_id = rules.normalize_tenant_id(req.tenant_id)
+        command_id = self._command_id(tenant_id, f"register\x00{req.agent_id}", req.idempotency_key)
+        if violation := rules.check_tenant_id(tenant_id):
+            raise InvalidCommand(violation.code, violation.reason)
+        violation = rules.check_constitutional_hash(req.constitutional_hash, self.constitutional_hash)
+        if violation is not None:
+            await self._record_violation(command_id, tenant_id, None, violation, correlation_id, req.agent_id)
+            raise ConstitutionalViolation(violation.code, violation.reason, command_id=command_id)
+        (bound,) = await self.agents.tenants_of(req.agent_id)
+        if violation := rules.check_registration(tenant_id, bound):
+            await self._record_violation(command_id, tenant_id, None, violation, correlation_id, req.agent_id)
+            raise AgentTenantConflict(violation.code, violation.reason, command_id=command_id)
+        return await self._once(tenant_id, command_id, req.idempotency_key,
+                                lambda: self._append_registration(req, tenant_id, command_id, correlation_id))
+
+    async def _once(self, tenant_id: str, command_id: str, idempotency_key: str | None, append) -> dict:  # noqa: ANN001
+        """Run ``append`` once per idempotency key: a replay gets the first answer and appends nothing."""
+        if idempotency_key is None:
+            return await append()
         key = f"{tenant_id}:{command_id}"
         if not await self.idempotency.claim(key):
             previous = await self.idempotency.answer(key, wait_s=self.idempotency_wait_s)
@@ -84,7 +118,7 @@ class MessageIntake:
                 return previous
             raise CommandLogUnavailable("idempotency_in_flight", "the first request with this key has not finished")
         try:
-            answer = await self._append(req, tenant_id, command_id, correlation_id)
+            answer = await append()
         except BaseException:
             await self.idempotency.release(key)
             raise
@@ -92,11 +126,10 @@ class MessageIntake:
         return answer
 
     @staticmethod
-    def _command_id(tenant_id: str, req: SendMessageRequest) -> str:
-        if req.idempotency_key is None:
+    def _command_id(tenant_id: str, actor: str, idempotency_key: str | None) -> str:
+        if idempotency_key is None:
             return new_id()
-        name = f"{tenant_id}\x00{req.from_agent}\x00{req.idempotency_key}"
-        return derived_id(IDEMPOTENCY_NAMESPACE, name)
+        return derived_id(IDEMPOTENCY_NAMESPACE, f"{tenant_id}\x00{actor}\x00{idempotency_key}")
 
     async def _refuse_if_invalid(self, req: SendMessageRequest, tenant_id: str, command_id: str,
                                  correlation_id: str) -> None:
@@ -112,9 +145,11 @@ class MessageIntake:
             await self._record_violation(command_id, tenant_id, req, violation, correlation_id)
             raise TenantMismatch(violation.code, violation.reason, command_id=command_id)
 
-    async def _record_violation(self, command_id: str, tenant_id: str, req: SendMessageRequest,
-                                violation: rules.Violation, correlation_id: str) -> None:
+    async def _record_violation(self, command_id: str, tenant_id: str, req: SendMessageRequest | None,
+                                violation: rules.Violation, correlation_id: str, agent_id: str | None = None) -> None:
         record = violation_record(command_id, tenant_id, req, violation, source="gateway")
+        if agent_id is not None:
+            record["from_agent"] = agent_id
         value = self.codec.encode(CONSTITUTIONAL_EVENTS, record)
         # The refusal stands even if Kafka is down (fail closed); the event is then lost with a log line.
         try:
@@ -141,6 +176,24 @@ class MessageIntake:
                   "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
         try:
             await self.statuses.mark_accepted(command_id, {**answer, "tenant_id": tenant_id})
+        except Exception as exc:  # noqa: BLE001 - the command is durable; only the hot cache missed it
+            log.warning("status cache write failed for %s: %s", command_id, exc)
+        return answer
+
+    async def _append_registration(self, req: RegisterAgentRequest, tenant_id: str, command_id: str,
+                                   correlation_id: str) -> dict:
+        record = {
+            "command_id": command_id, "tenant_id": tenant_id, "agent_id": req.agent_id,
+            "constitutional_hash": req.constitutional_hash, "idempotency_key": req.idempotency_key,
+            "correlation_id": correlation_id, "issued_at": now_ms(),
+        }
+        value = self.codec.encode(COMMANDS, record, REGISTER_AGENT)
+        appended = await self.log.append(COMMANDS, req.agent_id, value,
+                                         headers_for(correlation_id, correlation_id, tenant_id))
+        answer = {"command_id": command_id, "agent_id": req.agent_id, "tenant_id": tenant_id, "status": "accepted",
+                  "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
+        try:
+            await self.statuses.mark_accepted(command_id, answer)
         except Exception as exc:  # noqa: BLE001 - the command is durable; only the hot cache missed it
             log.warning("status cache write failed for %s: %s", command_id, exc)
         return answer

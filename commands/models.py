@@ -36,7 +36,19 @@ class Priority(StrEnum):
 AgentId = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")
 
 
-class SendMessageRequest(BaseModel):
+class _CommandRequest(BaseModel):
+    """A command body: no U+0000 anywhere (the stream gate refuses it too, see ``commands.rules``; refusing it
+    here keeps it out of the log)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if contains_nul(value):
+            raise PydanticCustomError(NUL_VIOLATION.code, NUL_VIOLATION.reason)
+        return value
+
+
+class SendMessageRequest(_CommandRequest):
     """One agent message to append to the command log."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -57,13 +69,6 @@ class SendMessageRequest(BaseModel):
     def _alias_medium(cls, value: Any) -> Any:
         return "normal" if value == "medium" else value
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        # The stream gate refuses these too (commands.rules); refusing here keeps them out of the log.
-        if contains_nul(value):
-            raise PydanticCustomError(NUL_VIOLATION.code, NUL_VIOLATION.reason)
-        return value
 
 
 class SendMessageAccepted(BaseModel):
@@ -73,6 +78,32 @@ class SendMessageAccepted(BaseModel):
     topic: str
     partition: int
     offset: int
+
+
+class RegisterAgentRequest(_CommandRequest):
+    """Bind one agent id to one tenant before it sends or receives anything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = AgentId
+    tenant_id: str = Field(min_length=1, max_length=256)
+    constitutional_hash: str | None = Field(None, max_length=256)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=256)
+
+
+class RegisterAgentAccepted(BaseModel):
+    command_id: str
+    agent_id: str
+    tenant_id: str
+    status: Literal["accepted"] = "accepted"
+    topic: str
+    partition: int
+    offset: int
+
+
+class AgentTenant(BaseModel):
+    agent_id: str
+    tenant_id: str
 
 
 class ValidateRequest(BaseModel):

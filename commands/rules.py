@@ -1,4 +1,4 @@
-"""Constitutional and tenant rules for agent messages: pure functions, shared by gateway and stream gate.
+"""Constitutional and tenant rules for agent messages and registrations: pure functions, shared by gateway and stream gate.
 
 The gateway applies them to reject bad commands early; the stream gate applies the same functions to every
 record on ``acgs.commands``, however it got there, so a producer writing straight to Kafka is held to them too.
@@ -126,3 +126,24 @@ def check_message_fields(record: dict, max_content_bytes: int) -> Violation | No
     if len(record.get("content", "").encode()) > max_content_bytes:
         return Violation("schema", "content_too_large", f"content exceeds {max_content_bytes} bytes")
     return check_tenant_id(record.get("tenant_id"))
+
+
+def check_registration_fields(record: dict) -> Violation | None:
+    """Field rules of a RegisterAgent record that Avro's types alone cannot express."""
+    if contains_nul(record):
+        return NUL_VIOLATION
+    for name in ("command_id", "idempotency_key", "constitutional_hash"):
+        value, limit = record.get(name), ID_LIMITS[name]
+        if value is not None and not 0 < len(value) <= limit:
+            return Violation("schema", "invalid_id", f"{name} must be 1 to {limit} characters")
+    if not AGENT_ID_RE.fullmatch(record.get("agent_id") or ""):
+        return Violation("schema", "invalid_agent_id", f"agent_id must match {AGENT_ID_RE.pattern}")
+    return check_tenant_id(record.get("tenant_id"))
+
+
+def check_registration(tenant_id: str, bound_tenant: str | None) -> Violation | None:
+    """An agent is registered to one tenant for good: registering it to another is refused."""
+    if bound_tenant is not None and bound_tenant != tenant_id:
+        return Violation("tenant_isolation", "agent_tenant_conflict",
+                         f"the agent already belongs to another tenant than {tenant_id!r}")
+    return None

@@ -1,6 +1,7 @@
-"""Each command's status: accepted → (pending_deliberation →) delivered | rejected, from the gate's events.
+"""Each command's status: accepted → (pending_deliberation →) delivered | rejected, from the gate's events;
+a registration's: accepted → registered | rejected.
 
-Statuses have ranks (accepted 1; pending_deliberation 2; delivered and rejected 3, both final). A row only
+Statuses have ranks (accepted 1; pending_deliberation 2; delivered, registered and rejected 3, all final). A row only
 moves to a higher rank, so events arriving from three topics in any interleaving, or twice, end in the same
 row. A held command's ``approval_id`` and ``impact_score`` stay on the row once it is final.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 import psycopg
 
 from projections.base import Changes, Event, Projection, batch_source
-from schemas.topics import AGENT_MESSAGES, CONSTITUTIONAL_EVENTS, GOVERNANCE_DECISIONS
+from schemas.topics import AGENT_MESSAGES, AGENT_REGISTRATIONS, CONSTITUTIONAL_EVENTS, GOVERNANCE_DECISIONS
 
 COLUMNS = ("command_id", "status", "rank", "tenant_id", "message_id", "from_agent", "to_agent", "rule", "code",
            "reason", "event_topic", "event_partition", "event_offset", "updated_at", "approval_id", "impact_score")
-FINAL = {"delivered", "rejected"}
-RANKS = {"accepted": 1, "pending_deliberation": 2, "delivered": 3, "rejected": 3}
+FINAL = {"delivered", "registered", "rejected"}
+RANKS = {"accepted": 1, "pending_deliberation": 2, "delivered": 3, "registered": 3, "rejected": 3}
 _KEPT = ("approval_id", "impact_score")  # once known, never overwritten by a later event without them
 
 
@@ -24,6 +25,9 @@ def _row(e: Event) -> tuple:
     if e.topic == AGENT_MESSAGES:
         return (r["command_id"], "delivered", 3, r["tenant_id"], r["message_id"], r["from_agent"], r["to_agent"],
                 None, None, None, e.topic, e.partition, e.offset, r["delivered_at"], None, None)
+    if e.topic == AGENT_REGISTRATIONS:
+        return (r["command_id"], "registered", 3, r["tenant_id"], None, r["agent_id"], None, None, None, None,
+                e.topic, e.partition, e.offset, r["registered_at"], None, None)
     if e.topic == GOVERNANCE_DECISIONS:
         held = r["kind"] == "routed"
         status = "pending_deliberation" if held else "rejected"
@@ -48,7 +52,7 @@ def _relevant(e: Event) -> bool:
 
 class CommandStatusProjection(Projection):
     name = "command_status"
-    topics = (CONSTITUTIONAL_EVENTS, AGENT_MESSAGES, GOVERNANCE_DECISIONS)
+    topics = (CONSTITUTIONAL_EVENTS, AGENT_MESSAGES, GOVERNANCE_DECISIONS, AGENT_REGISTRATIONS)
 
     def ddl(self) -> str:
         t = self.table
@@ -111,5 +115,7 @@ def status_body(row: dict) -> dict:
     for key in ("message_id", "rule", "code", "reason", "approval_id", "impact_score"):
         if row.get(key) is not None:
             body[key] = row[key]
+    if row["status"] == "registered":
+        body["agent_id"] = row["from_agent"]
     body["updated_at"] = row["updated_at"]
     return body

@@ -13,6 +13,7 @@ class CommandStatus(BaseModel):
     rule: str | None = None
     tenant_id: str | None = None
     message_id: str | None = None
+    agent_id: str | None = None
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
@@ -42,3 +43,9 @@ class InboxPage(BaseModel):
     tenant_id: str
     messages: list[InboxMessage]
     next: str | None
+
+
+class AgentBinding(BaseModel):
+    agent_id: str
+    tenant_id: str
+    first_command_id: str  # the registration or message that first bound the agent to its tenant

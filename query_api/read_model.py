@@ -31,6 +31,14 @@ class PostgresReadModel:
                 f"ORDER BY msg_offset LIMIT %s", (tenant_id, agent_id, after, limit))
             return await cur.fetchall()
 
+    async def agent_tenant(self, agent_id: str) -> dict[str, Any] | None:
+        """The agent's binding, from the gate's directory (``agent_tenants``, first binding wins)."""
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute("SELECT agent_id, tenant_id, first_seen_command AS first_command_id "
+                              "FROM agent_tenants WHERE agent_id = %s", (agent_id,))
+            return await cur.fetchone()
+
     async def projection_offsets(self) -> list[tuple[str, str, int, int]]:
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT projection, topic, partition, next_offset FROM projection_offsets")

@@ -1,16 +1,17 @@
-"""Read endpoints: command status (with read-your-writes wait) and agent inboxes (cursor-paged long-poll)."""
+"""Read endpoints: command status (with read-your-writes wait), agent inboxes (cursor-paged long-poll) and
+agent bindings."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from commands import rules
 from commands.models import ErrorResponse
 from projections.command_status import FINAL
-from query_api.models import CommandStatus, InboxMessage, InboxPage
+from query_api.models import AgentBinding, CommandStatus, InboxMessage, InboxPage
 from query_api.wakeups import wait_for
 
 router = APIRouter(prefix="/api/v1", tags=["queries"])
@@ -31,7 +32,8 @@ async def _status(request: Request, command_id: str) -> dict | None:
             responses=_NOT_FOUND)
 async def get_command(request: Request, command_id: str,
                       wait_ms: Annotated[int, Query(ge=0, le=30000)] = 0) -> dict:
-    """A command's status: ``accepted`` → ``delivered`` | ``rejected``; ``wait_ms`` waits for a final one."""
+    """A command's status: ``accepted`` → ``delivered`` | ``rejected`` (a registration: ``registered`` |
+    ``rejected``); ``wait_ms`` waits for a final one."""
     if wait_ms:
         async def final() -> dict | None:
             found = await _status(request, command_id)
@@ -78,3 +80,20 @@ async def receive(request: Request, agent_id: Annotated[str, Query(min_length=1,
     messages = [_message(r) for r in rows]
     next_cursor = messages[-1].cursor if messages else after
     return InboxPage(agent_id=agent_id, tenant_id=tenant, messages=messages, next=next_cursor)
+
+
+@router.get("/agents/{agent_id}", response_model=AgentBinding,
+            responses={404: {"model": ErrorResponse, "description": "no such agent in this tenant"}})
+async def get_agent(request: Request, agent_id: Annotated[str, Path(min_length=1, max_length=128)],
+                    tenant_id: Annotated[str, Query(min_length=1, max_length=256)]) -> AgentBinding:
+    """The agent's binding to ``tenant_id``, by registration or first accepted message.
+
+    An agent of another tenant answers 404 like an unknown one: a tenant learns nothing of the others.
+    """
+    tenant = rules.normalize_tenant_id(tenant_id)
+    if violation := rules.check_tenant_id(tenant):
+        raise HTTPException(422, detail={"code": violation.code, "message": violation.reason})
+    found = await request.app.state.read_model.agent_tenant(agent_id)
+    if found is None or found["tenant_id"] != tenant:
+        raise HTTPException(404, detail={"code": "agent_not_found", "message": f"no agent {agent_id} in {tenant}"})
+    return AgentBinding(**found)

@@ -23,20 +23,21 @@ class AvroCodec:
         self.registry = registry or default_registry()
         # Per schema id seen: the schema and its generated decoder (None: fastavro reads it), built on first use.
         self._readers: dict[int, tuple[RegisteredSchema, Any]] = {}
-        self._topic_subject: dict[str, str] = {}
+        self._topic_subjects: dict[str, frozenset[str]] = {}
 
-    def encode(self, topic: str, record: dict[str, Any]) -> bytes:
-        schema = self.registry.for_topic(topic)
+    def encode(self, topic: str, record: dict[str, Any], record_name: str | None = None) -> bytes:
+        """``record`` with the topic's latest schema; ``record_name`` picks a further record type's subject."""
+        schema = self.registry.for_topic(topic, record_name)
         return encode_with(schema, record)
 
     def decode_from(self, topic: str, data: bytes | None) -> tuple[RegisteredSchema, dict[str, Any]]:
         """``decode``, and refuse a schema registered for another topic (``unexpected_schema``): such a
         record decodes, but lacks the fields its reader indexes."""
         schema, record = self.decode(data)
-        subject = self._topic_subject.get(topic)
-        if subject is None:
-            subject = self._topic_subject[topic] = f"{topic}-value"
-        if schema.subject != subject:
+        subjects = self._topic_subjects.get(topic)
+        if subjects is None:
+            subjects = self._topic_subjects[topic] = self.registry.topic_subjects(topic)
+        if schema.subject not in subjects:
             raise CodecError("unexpected_schema",
                              f"{schema.full_name} (schema id {schema.schema_id}) does not belong on {topic}")
         return schema, record

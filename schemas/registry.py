@@ -42,8 +42,15 @@ class SchemaRegistry:
                 return schema
         return None
 
-    def for_topic(self, topic: str) -> RegisteredSchema:
-        return self.latest(f"{topic}-value")
+    def for_topic(self, topic: str, record_name: str | None = None) -> RegisteredSchema:
+        """The latest schema of the topic's ``-value`` subject, or of its ``<topic>-<record_name>`` subject
+        (TopicRecordNameStrategy: a further record type on the same topic)."""
+        return self.latest(f"{topic}-{record_name or 'value'}")
+
+    def topic_subjects(self, topic: str) -> frozenset[str]:
+        """Every subject whose records belong on ``topic``."""
+        return frozenset(subject for subject, schemas in self.by_subject.items()
+                         if subject == f"{topic}-value" or subject == f"{topic}-{schemas[-1].full_name}")
 
 
 def _strip_logical_types(node: Any) -> Any:

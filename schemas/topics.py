@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 COMMANDS = "acgs.commands"
 AGENT_MESSAGES = "agent.messages"
+AGENT_REGISTRATIONS = "agent.registrations"
 CONSTITUTIONAL_EVENTS = "constitutional.events"
 DLQ = "acgs.dlq"
 AUDIT_LOGS = "audit.logs"
@@ -15,6 +16,9 @@ GOVERNANCE_DECISIONS = "governance.decisions"
 APPROVAL_COMMANDS = "approval.commands"
 APPROVAL_EVENTS = "approval.events"
 GOVERNANCE_ANOMALIES = "governance.anomalies"
+
+# The second record type on acgs.commands, under its TopicRecordNameStrategy subject (subjects.json).
+REGISTER_AGENT = "dev.acgs.commands.RegisterAgent"
 
 # The largest record the platform writes. A command may carry 1 MiB of content plus a payload (the HTTP body
 # may be 3 MiB), and a dead letter repeats the record it refuses, so Kafka's 1 MB default is too small: every
@@ -38,10 +42,13 @@ class TopicSpec:
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(COMMANDS, "the sending agent id (`from_agent`): one agent's commands stay in order",
-              "every submitted command, as appended by the gateway or any producer"),
+    TopicSpec(COMMANDS, "the sending agent id (`from_agent`; a registration's `agent_id`): one agent's commands "
+              "stay in order", "every submitted command (SendAgentMessage, RegisterAgent), as appended by the "
+              "gateway or any producer"),
     TopicSpec(AGENT_MESSAGES, "the recipient agent id: one inbox is one partition, in order",
               "messages delivered to recipients after the constitutional gate"),
+    TopicSpec(AGENT_REGISTRATIONS, "the agent id",
+              "agents bound to a tenant by an accepted RegisterAgent command"),
     TopicSpec(CONSTITUTIONAL_EVENTS, "the command id",
               "outcome of every constitutional check: accepted, or violation with rule and reason"),
     TopicSpec(DLQ, "the original record key",

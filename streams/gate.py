@@ -14,7 +14,8 @@ from commands.ids import derived_id
 from commands.intake import IDEMPOTENCY_NAMESPACE, check_event_id, now_ms
 from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
-from schemas.topics import AGENT_MESSAGES, COMMANDS, CONSTITUTIONAL_EVENTS, DEAD_LETTER_ORIGINAL_MAX, DLQ
+from schemas.topics import (AGENT_MESSAGES, AGENT_REGISTRATIONS, COMMANDS, CONSTITUTIONAL_EVENTS,
+                           DEAD_LETTER_ORIGINAL_MAX, DLQ, REGISTER_AGENT)
 from streams.directory import AgentDirectory
 from streams.governance.stage import GovernanceStage
 
@@ -55,6 +56,8 @@ class ConstitutionalGate:
         self.constitutional_hash = constitutional_hash
         self.max_content_bytes = max_content_bytes
         self._command_schema_ids = {s.schema_id for s in codec.registry.by_subject[f"{COMMANDS}-value"]}
+        self._registration_schema_ids = {s.schema_id for s in
+                                         codec.registry.by_subject[f"{COMMANDS}-{REGISTER_AGENT}"]}
 
     async def process(self, raw: RawRecord) -> list[Output]:
         try:
@@ -62,6 +65,8 @@ class ConstitutionalGate:
         except CodecError as exc:
             return [self.dead_letter(raw, exc.code, str(exc))]
         if schema.schema_id not in self._command_schema_ids:
+            if schema.schema_id in self._registration_schema_ids:
+                return await self._register(raw, record)
             return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
         violation = rules.check_message_fields(record, self.max_content_bytes)
         if violation is not None:
@@ -88,6 +93,40 @@ class ConstitutionalGate:
         known = await self.directory.register(tenant, [a for a in agents if a not in known], record["command_id"])
         return rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
 
+    async def _register(self, raw: RawRecord, record: dict) -> list[Output]:
+        """A RegisterAgent command: the same schema and hash rules as a message, then first binding wins."""
+        violation = rules.check_registration_fields(record)
+        if violation is not None:
+            dead = self.dead_letter(raw, violation.code, violation.reason)
+            if not rules.usable_id(record.get("command_id")):
+                return [dead]
+            return [dead, self._violation(raw, record, violation)]
+        tenant, agent = rules.normalize_tenant_id(record["tenant_id"]), record["agent_id"]
+        record["tenant_id"] = tenant
+        violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
+        if violation is None:
+            bound = (await self.directory.tenants_of([agent])).get(agent)
+            if bound is None:
+                bound = (await self.directory.register(tenant, [agent], record["command_id"])).get(agent)
+            violation = rules.check_registration(tenant, bound)
+        if violation is not None:
+            return [self._violation(raw, record, violation)]
+        now, headers = now_ms(), self._headers(raw, record)
+        check = {
+            "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
+            "tenant_id": tenant, "from_agent": agent, "to_agent": None, "outcome": "accepted", "rule": None,
+            "code": None, "reason": None, "source": "stream", "checked_at": now,
+        }
+        registered = {
+            "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"registered\x00{record['command_id']}"),
+            "command_id": record["command_id"], "tenant_id": tenant, "agent_id": agent,
+            "registered_at": now,
+        }
+        return [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
+                       self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
+                Output(AGENT_REGISTRATIONS, agent.encode(), self.codec.encode(AGENT_REGISTRATIONS, registered),
+                       headers)]
+
     def _headers(self, raw: RawRecord, record: dict) -> list[tuple[str, bytes]]:
         correlation = _header(raw.headers, "correlation_id") or record.get("correlation_id", "").encode()
         return [("correlation_id", correlation), ("causation_id", record["command_id"].encode()),
@@ -98,7 +137,7 @@ class ConstitutionalGate:
         event = {
             "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
             "tenant_id": rules.indexable(record.get("tenant_id")),
-            "from_agent": rules.indexable(record.get("from_agent")),
+            "from_agent": rules.indexable(record.get("from_agent", record.get("agent_id"))),
             "to_agent": rules.indexable(record.get("to_agent")), "outcome": "violation", "rule": violation.rule,
             "code": violation.code, "reason": violation.reason, "source": "stream", "checked_at": now_ms(),
         }

@@ -45,7 +45,7 @@ ERRORS = [
     ("unknown version", "/subjects/agent.messages-value/versions/2", 404, 40402),
     ("huge version", "/subjects/agent.messages-value/versions/2147483647", 404, 40402),
     ("unknown id", "/schemas/ids/999999", 404, 40403),
-    ("unused id", "/schemas/ids/5", 404, 40403),
+    ("unused id", "/schemas/ids/19", 404, 40403),
     ("non-numeric id", "/schemas/ids/abc", 404, 40403),
     ("non-ASCII digit id", "/schemas/ids/\u00b2", 404, 40403),
     ("5,000-digit id", "/schemas/ids/" + "9" * 5000, 404, 40403),
