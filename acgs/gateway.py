@@ -27,10 +27,11 @@ from commands.hot_route import HotSendRoute
 from commands.http_errors import error_body, validation_failure
 from commands.intake import MessageIntake
 from commands.kafka_log import KafkaCommandLog
-from query_api import audit, ops, routes, schema_registry
+from query_api import audit, dashboard, ops, routes, schema_registry
 from query_api import approvals as approval_routes
 from query_api import governance as governance_routes
 from query_api.audit_service import AuditService
+from query_api.dashboard import Dashboard
 from query_api.ops import ProjectionLagCollector
 from query_api.read_model import PostgresReadModel
 from query_api.wakeups import Wakeups
@@ -161,10 +162,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         REGISTRY.register(lag)
         state.audit = AuditService(settings)
         state.audit.open()
+        state.dashboard = Dashboard(settings.kafka_bootstrap, state.pool,
+                                    state.audit if settings.audit_enabled else None)
         freeze_startup_objects("gateway")
         try:
             yield
         finally:
+            state.dashboard.close()
             state.audit.close()
             REGISTRY.unregister(lag)
             await state.wakeups.stop()
@@ -188,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(approval_routes.router)
     app.include_router(governance_routes.router)
     app.include_router(notifications_api.router)
+    app.include_router(dashboard.router)
     app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
     return app
 

@@ -1,4 +1,5 @@
-"""Constitutional and tenant rules for agent messages and registrations: pure functions, shared by gateway and stream gate.
+"""Constitutional and tenant rules for agent messages and registrations: pure functions, shared by the
+gateway and the stream gate.
 
 The gateway applies them to reject bad commands early; the stream gate applies the same functions to every
 record on ``acgs.commands``, however it got there, so a producer writing straight to Kafka is held to them too.

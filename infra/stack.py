@@ -84,7 +84,7 @@ class LocalStack:
         s = self.settings
         # For people and their terminals: credentials are never printed (the components read the settings).
         return {"kafka": s.kafka_bootstrap, "postgres": redacted(s.postgres_dsn), "redis": redacted(s.redis_dsn),
-                "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs",
+                "gateway": s.gateway_url, "docs": f"{s.gateway_url}/docs", "dashboard": f"{s.gateway_url}/dashboard",
                 **({"chain": _public_rpc(s.eth_rpc)} if s.audit_enabled and s.anchoring_enabled else {})}
 
     def stop(self) -> None:

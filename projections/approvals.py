@@ -54,6 +54,7 @@ class ApprovalsProjection(Projection):
         return f"""
         CREATE INDEX IF NOT EXISTS {t}_by_tenant ON {t} (tenant_id, status, created_at);
         CREATE INDEX IF NOT EXISTS {t}_by_approver ON {t} USING gin (approvers);
+        CREATE INDEX IF NOT EXISTS {t}_open ON {t} (status) WHERE status IN ('pending', 'escalated');
         """
 
     def columns(self) -> tuple[str, ...]:

@@ -79,6 +79,10 @@ class CommandStatusProjection(Projection):
         UPDATE {t} SET rank = 3 WHERE rank = 2 AND status IN ('delivered', 'rejected');
         """
 
+    def index_ddl(self) -> str:
+        t = self.table  # the dashboard's latest rejections: a partial index, kept only for rejected rows
+        return f"CREATE INDEX IF NOT EXISTS {t}_rejected ON {t} (updated_at DESC) WHERE status = 'rejected';"
+
     def columns(self) -> tuple[str, ...]:
         return COLUMNS
 

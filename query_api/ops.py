@@ -25,14 +25,14 @@ async def health() -> dict:
 async def ready(request: Request) -> JSONResponse:
     """200 when Kafka, Postgres and Redis all answer; 503 naming each failing part otherwise."""
     state = request.app.state
-    checks = await asyncio.gather(_kafka(state), _postgres(state), _redis(state))
+    checks = await asyncio.gather(kafka_check(state), postgres_check(state), redis_check(state))
     failing = {name: err for name, err in checks if err}
     body = {"status": "ready" if not failing else "unavailable",
             "checks": {name: ("ok" if not err else err) for name, err in checks}}
     return JSONResponse(body, status_code=200 if not failing else 503)
 
 
-async def _kafka(state) -> tuple[str, str | None]:  # noqa: ANN001
+async def kafka_check(state) -> tuple[str, str | None]:  # noqa: ANN001
     try:
         await asyncio.wait_for(asyncio.to_thread(state.kafka_probe), timeout=3)
         return "kafka", None
@@ -40,7 +40,7 @@ async def _kafka(state) -> tuple[str, str | None]:  # noqa: ANN001
         return "kafka", f"unreachable: {exc or type(exc).__name__}"
 
 
-async def _postgres(state) -> tuple[str, str | None]:  # noqa: ANN001
+async def postgres_check(state) -> tuple[str, str | None]:  # noqa: ANN001
     try:
         async with asyncio.timeout(3):
             async with state.pool.connection() as conn:
@@ -50,7 +50,7 @@ async def _postgres(state) -> tuple[str, str | None]:  # noqa: ANN001
         return "postgres", f"unreachable: {exc or type(exc).__name__}"
 
 
-async def _redis(state) -> tuple[str, str | None]:  # noqa: ANN001
+async def redis_check(state) -> tuple[str, str | None]:  # noqa: ANN001
     try:
         await asyncio.wait_for(state.redis.ping(), timeout=3)
         return "redis", None
@@ -74,7 +74,8 @@ class ProjectionLagCollector:
         self._consumer: Consumer | None = None
         self._last: tuple[float, list] = (0.0, [])
 
-    def _lags(self) -> list[tuple[str, str, int, int]]:
+    def lags(self) -> list[tuple[str, str, int, int]]:
+        """(projection, topic, partition, lag) per stored offset, read at most once per ``cache_s``."""
         if time.monotonic() - self._last[0] < self._cache_s:
             return self._last[1]
         with psycopg.connect(self._dsn, connect_timeout=2) as conn:
@@ -93,7 +94,7 @@ class ProjectionLagCollector:
         gauge = GaugeMetricFamily("acgs_projection_consumer_lag", "Records a projection has not applied yet",
                                   labels=["projection", "topic", "partition"])
         try:
-            for projection, topic, partition, lag in self._lags():
+            for projection, topic, partition, lag in self.lags():
                 gauge.add_metric([projection, topic, str(partition)], lag)
         except Exception:  # noqa: BLE001 - a scrape must not fail because a dependency is down
             pass

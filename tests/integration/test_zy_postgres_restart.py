@@ -21,9 +21,15 @@ def test_commands_sent_while_postgres_is_down_are_delivered_once_it_returns(plat
         # Reads need the database: a clear 503 with a code, never a 500.
         status = api.get(f"/api/v1/commands/{sent[0].json().get('command_id', 'x')}")
         ready = api.get("/ready")
+        dashboard = api.get("/api/v1/dashboard/summary")
     assert [r.status_code for r in sent] == [202] * 20, [r.text for r in sent if r.status_code != 202]
     assert status.status_code == 503 and status.json()["code"], status.text
     assert ready.status_code == 503 and ready.json()["checks"]["postgres"] != "ok"
+    # The dashboard still answers: the sections Postgres feeds say so, Kafka's still count.
+    assert dashboard.status_code == 200, dashboard.text
+    board = dashboard.json()
+    assert "error" in board["rejections"] and "error" in board["projections"] and board["ready"]["postgres"] != "ok"
+    assert {row["topic"] for row in board["topics"]} >= {"acgs.commands", "agent.messages"}
 
     wait_until(lambda: postgres_ok(platform.settings.postgres_dsn), 60, "PostgreSQL back")
     ids = [r.json()["command_id"] for r in sent]
