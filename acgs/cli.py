@@ -46,6 +46,7 @@ def run() -> None:
         platform.start()
         ends = platform.stack.endpoints()
         typer.echo(f"ACGS-2 is up.\n  API:     {ends['gateway']}\n  Docs:    {ends['docs']}\n"
+                   f"  Dashboard: {ends['dashboard']}\n"
                    f"  Kafka:   {ends['kafka']}\n  Postgres: {ends['postgres']}\n  Redis:   {ends['redis']}\n"
                    f"  Logs:    {settings.state_dir / 'logs'}")
         if "chain" in ends:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     topic_partitions: int = Field(3, ge=3)
     max_content_bytes: int = 1024 * 1024
+    # true: a message may only name agents already bound to a tenant, by a registration
+    # (POST /api/v1/agents/register) or by a message accepted before this was turned on; false (the default):
+    # an agent's first accepted message binds it to that message's tenant.
+    require_registration: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     produce_timeout_ms: int = Field(5000, ge=100)
     max_wait_ms: int = 30000

@@ -148,3 +148,10 @@ def check_registration(tenant_id: str, bound_tenant: str | None) -> Violation | 
         return Violation("tenant_isolation", "agent_tenant_conflict",
                          f"the agent already belongs to another tenant than {tenant_id!r}")
     return None
+
+
+def unregistered(agents: list[str]) -> Violation:
+    """A message naming agents no registration has bound, where registration is required."""
+    return Violation("tenant_isolation", "agent_not_registered",
+                     f"{len(agents)} agent(s) of this message are not registered to any tenant "
+                     f"(register them with POST /api/v1/agents/register)")

@@ -4,7 +4,7 @@
 - Postgres: each projection's lag (records of its topics it has not applied yet), the latest rejected
   commands, open approvals;
 - the audit log: latest signed checkpoint and latest on-chain anchor;
-- readiness of Kafka, Postgres and Redis.
+- readiness of Kafka, Postgres and Redis, and this gateway's answers and refused commands since it started.
 
 Served as JSON (``GET /api/v1/dashboard/summary``), as server-sent events (``GET /api/v1/dashboard/stream``)
 and as a page rendering that stream (``GET /dashboard``). Each section is read on its own: a dependency that
@@ -26,6 +26,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from psycopg.rows import dict_row
 
+from acgs.metrics import COMMANDS_REFUSED, HTTP_REQUESTS
 from projections.registry import PROJECTIONS
 from query_api import ops
 from schemas.topics import TOPICS
@@ -56,7 +57,7 @@ class Dashboard:
                 _section(asyncio.to_thread(self._audit_state)), _section(self._ready(state)))
             names = ("projections", "rejections", "approvals", "audit", "ready")
             summary = {"generated_at": time.time_ns() // 1_000_000, "topics": self._topics(ends),
-                       **dict(zip(names, sections, strict=True))}
+                       "gateway": _gateway_counts(), **dict(zip(names, sections, strict=True))}
             self._cached = (time.monotonic(), summary)
             return summary
 
@@ -146,6 +147,19 @@ class Dashboard:
     def close(self) -> None:
         if self._consumer is not None:
             self._consumer.close()
+
+
+def _gateway_counts() -> dict[str, dict[str, int]]:
+    """This gateway process's HTTP answers by status class and its refused commands by code, since it started."""
+    answers: dict[str, int] = {}
+    for metric in HTTP_REQUESTS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                status = f"{sample.labels['status'][:1]}xx"
+                answers[status] = answers.get(status, 0) + int(sample.value)
+    refused = {sample.labels["code"]: int(sample.value) for metric in COMMANDS_REFUSED.collect()
+               for sample in metric.samples if sample.name.endswith("_total")}
+    return {"answers": dict(sorted(answers.items())), "refused": dict(sorted(refused.items()))}
 
 
 async def _section(work) -> Any:  # noqa: ANN001

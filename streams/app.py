@@ -76,7 +76,8 @@ def create_app(settings: Settings) -> faust.App:
         codec, RoutingPolicy(settings.impact_threshold, settings.impact_threshold_per_tenant,
                              settings.impact_threshold_per_message_type),
         settings.governance_reviewers, settings.deliberation_sla_seconds)
-    gate = ConstitutionalGate(codec, directory, settings.constitutional_hash, settings.max_content_bytes, governance)
+    gate = ConstitutionalGate(codec, directory, settings.constitutional_hash, settings.max_content_bytes, governance,
+                              require_registration=settings.require_registration)
     learner = Learner(governance, PostgresModelStore(settings.postgres_dsn), codec)
 
     @app.task(on_leader=False)

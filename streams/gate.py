@@ -49,12 +49,14 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
 
 class ConstitutionalGate:
     def __init__(self, codec: AvroCodec, directory: AgentDirectory, constitutional_hash: str,
-                 max_content_bytes: int, governance: GovernanceStage | None = None) -> None:
+                 max_content_bytes: int, governance: GovernanceStage | None = None,
+                 require_registration: bool = False) -> None:
         self.codec = codec
         self.governance = governance  # None: every accepted command is delivered (no impact scoring)
         self.directory = directory
         self.constitutional_hash = constitutional_hash
         self.max_content_bytes = max_content_bytes
+        self.require_registration = require_registration  # else a first accepted message binds its agents
         self._command_schema_ids = {s.schema_id for s in codec.registry.by_subject[f"{COMMANDS}-value"]}
         self._registration_schema_ids = {s.schema_id for s in
                                          codec.registry.by_subject[f"{COMMANDS}-{REGISTER_AGENT}"]}
@@ -90,6 +92,8 @@ class ConstitutionalGate:
         violation = rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
         if violation is not None or len(known) == len(set(agents)):
             return violation
+        if self.require_registration:
+            return rules.unregistered(sorted({a for a in agents if a not in known}))
         known = await self.directory.register(tenant, [a for a in agents if a not in known], record["command_id"])
         return rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
 

@@ -3,12 +3,16 @@ command status ``registered``; first binding wins, whether by registration or by
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from confluent_kafka import Producer
 
+from commands.intake import IDEMPOTENCY_NAMESPACE
 from infra.kafka_probe import end_offsets
 from schemas.codec import AvroCodec
 from schemas.topics import REGISTER_AGENT
+from tests.integration.audit_support import wait_for_leaves
 from tests.integration.conftest import HASH, decoded, message, read_topic, unique
 
 
@@ -50,6 +54,17 @@ def test_a_registered_agent_is_bound_to_its_tenant_and_readable(api, bootstrap):
     events = read_topic(bootstrap, "agent.registrations", lambda m: m.key() == agent.encode())
     assert decoded(events[0])["command_id"] == body["command_id"]
     assert dict(events[0].headers())["tenant_id"] == tenant.encode()
+
+
+def test_a_registration_lands_in_the_audit_log(api, platform):
+    if not platform.settings.audit_enabled:
+        pytest.skip("the audit log is off for this stack")
+    tenant, agent = unique("reg"), unique("judy")
+    command_id = _register(api, agent, tenant).json()["command_id"]
+    assert _final(api, command_id)["status"] == "registered"
+    registered = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"registered\x00{command_id}"))
+    (leaf,) = wait_for_leaves(platform.settings.postgres_dsn, [registered])
+    assert (leaf[2], leaf[6], leaf[7]) == ("agent.registrations", "AgentRegistered", tenant)
 
 
 def test_a_registered_agent_cannot_be_messaged_or_registered_from_another_tenant(api):

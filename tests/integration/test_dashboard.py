@@ -51,6 +51,7 @@ def test_the_summary_counts_commands_shows_rejections_and_readiness(api, bootstr
     assert _records(after, "agent.messages") >= _records(before, "agent.messages") + 1
     assert all(row["per_second"] is None or row["per_second"] >= 0 for row in after["topics"])
     assert set(after["approvals"]) == {"pending", "escalated"}
+    assert after["gateway"]["answers"].get("2xx", 0) >= 1
     assert after["audit"] is None or "tree_size" in after["audit"]
 
 
@@ -62,7 +63,8 @@ def test_the_stream_sends_summaries_as_server_sent_events(api):
     events = [block for block in text.split("\n\n") if block.startswith("event: summary")]
     assert len(events) == 2
     first = orjson.loads(events[0].split("data: ", 1)[1])
-    assert {"generated_at", "topics", "projections", "rejections", "approvals", "audit", "ready"} <= set(first)
+    assert {"generated_at", "topics", "gateway", "projections", "rejections", "approvals", "audit",
+            "ready"} <= set(first)
 
 
 def test_the_page_renders_the_stream_without_injecting_markup(api):
@@ -70,6 +72,18 @@ def test_the_page_renders_the_stream_without_injecting_markup(api):
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert "/api/v1/dashboard/stream" in answer.text
     assert "innerHTML" not in answer.text  # rejection reasons are user input: written as text only
+
+
+def test_refusals_at_the_gateway_are_counted_by_code(api):
+    def refused() -> dict:
+        return _summary(api)["gateway"]["refused"]
+
+    before = refused().get("constitutional_hash_mismatch", 0)
+    bad = api.post("/api/v1/messages/send", json=message(unique("dash"), unique("a"), unique("b"),
+                                                         constitutional_hash="deadbeefdeadbeef"))
+    assert bad.status_code == 403
+    wait_until(lambda: refused().get("constitutional_hash_mismatch", 0) == before + 1, 10,
+               "the refusal counted")  # the summary is shared for a second
 
 
 def test_bad_stream_parameters_are_422(api):

@@ -8,6 +8,7 @@ from schemas.codec import AvroCodec
 from schemas.topics import REGISTER_AGENT
 from streams.directory import MemoryAgentDirectory
 from streams.gate import ConstitutionalGate, RawRecord
+from tests.unit.test_gate import _command
 
 HASH = "cdd01ef066bc6cf2"
 CODEC = AvroCodec()
@@ -20,10 +21,15 @@ def _registration(**overrides) -> dict:
     return record
 
 
-def _process(directory: MemoryAgentDirectory, record: dict, offset: int = 3) -> list:
-    raw = RawRecord("acgs.commands", 0, offset, b"alice", CODEC.encode("acgs.commands", record, REGISTER_AGENT),
+def _process(directory: MemoryAgentDirectory, record: dict, offset: int = 3, **gate_options: object) -> list:
+    record_name = REGISTER_AGENT if "agent_id" in record else None
+    raw = RawRecord("acgs.commands", 0, offset, b"alice", CODEC.encode("acgs.commands", record, record_name),
                     [("correlation_id", b"corr-1")])
-    return asyncio.run(ConstitutionalGate(CODEC, directory, HASH, 1024).process(raw))
+    return asyncio.run(ConstitutionalGate(CODEC, directory, HASH, 1024, **gate_options).process(raw))
+
+
+def _message(**overrides) -> dict:
+    return _command(**{"tenant_id": "acme", "from_agent": "alice", "to_agent": "bob", **overrides})
 
 
 def _decoded(outs: list) -> list[tuple[str, dict]]:
@@ -85,3 +91,24 @@ def test_invalid_fields_are_dead_lettered_with_a_violation_and_register_nothing(
 def test_a_registration_with_no_usable_command_id_gets_only_a_dead_letter():
     outs = _decoded(_process(MemoryAgentDirectory(), _registration(command_id="")))
     assert [t for t, _ in outs] == ["acgs.dlq"]
+
+
+def test_with_registration_required_a_message_naming_an_unregistered_agent_is_refused_and_binds_nothing():
+    directory = MemoryAgentDirectory()
+    _process(directory, _registration(), require_registration=True)  # alice registered, bob not
+    (topic, event), = _decoded(_process(directory, _message(), require_registration=True))
+    assert topic == "constitutional.events" and event["code"] == "agent_not_registered"
+    assert "1 agent(s)" in event["reason"]
+    assert directory.tenants == {"alice": "acme"}
+
+    _process(directory, _registration(command_id="reg-bob", agent_id="bob"), require_registration=True)
+    outs = _decoded(_process(directory, _message(command_id="cmd-2"), require_registration=True))
+    assert [t for t, _ in outs] == ["constitutional.events", "agent.messages"]
+    assert outs[0][1]["outcome"] == "accepted"
+
+
+def test_without_registration_required_a_first_message_binds_its_agents():
+    directory = MemoryAgentDirectory()
+    outs = _decoded(_process(directory, _message()))
+    assert [t for t, _ in outs] == ["constitutional.events", "agent.messages"]
+    assert directory.tenants == {"alice": "acme", "bob": "acme"}
