@@ -21,7 +21,9 @@ audit = typer.Typer(help="The verifiable audit log: verify it independently, sea
                     no_args_is_help=True)
 app.add_typer(worker, name="worker")
 app.add_typer(projections, name="projections")
+agents = typer.Typer(help="Bind agents to tenants (through the gateway) and show a binding.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
+app.add_typer(agents, name="agents")
 
 
 def _logging() -> None:
@@ -298,6 +300,46 @@ def projections_rebuild(name: Annotated[str, typer.Argument(help="projection to 
     settings = get_settings()
     report = rebuild(PROJECTIONS[name](), settings.kafka_bootstrap, settings.postgres_dsn, progress=True)
     typer.echo(json.dumps(report))
+
+
+@agents.command("register")
+def agents_register(
+    agent: Annotated[list[str] | None, typer.Argument(help="agent ids to register")] = None,
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="the tenant to bind them to")] = ...,
+    file: Annotated[typer.FileText | None, typer.Option(help="more agent ids, one per line (# comments)")] = None,
+    wait_s: Annotated[float, typer.Option("--wait", help="seconds to wait for each decision (0: do not wait)",
+                                          min=0, max=30)] = 10.0,
+    gateway: Annotated[str | None, typer.Option(help="gateway URL (default: this stack's)")] = None,
+) -> None:
+    """Register agents to a tenant through POST /api/v1/agents/register, with a progress bar; prints one JSON
+    line per agent. Safe to run again: each agent's registration has a fixed idempotency key. Exit status 1 if
+    any agent was refused or rejected (for instance, it already belongs to another tenant)."""
+    from acgs.agents_commands import read_agents, register
+
+    settings = get_settings()
+    names = read_agents(agent or [], file or [])
+    if not names:
+        typer.echo("error: no agent ids given (arguments or --file)", err=True)
+        raise typer.Exit(2)
+    outcomes = register(gateway or settings.gateway_url, tenant, names, settings.constitutional_hash, wait_s)
+    for outcome in outcomes:
+        typer.echo(json.dumps({k: v for k, v in vars(outcome).items() if v is not None}))
+    failed = [o for o in outcomes if o.status not in ("registered", "accepted")]
+    typer.echo(f"{len(outcomes) - len(failed)} of {len(outcomes)} agents registered to {tenant}"
+               + (" (decisions not awaited)" if wait_s == 0 else ""), err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@agents.command("show")
+def agents_show(agent: Annotated[str, typer.Argument(help="agent id")],
+                tenant: Annotated[str, typer.Option("--tenant", "-t", help="the tenant asking")] = ...,
+                gateway: Annotated[str | None, typer.Option(help="gateway URL (default: this stack's)")] = None) -> None:
+    """Print the agent's binding to the tenant as JSON (exit status 1 if it has none there)."""
+    from acgs.agents_commands import show
+
+    status, body = show(gateway or get_settings().gateway_url, tenant, agent)
+    typer.echo(json.dumps(body))
+    raise typer.Exit(0 if status == 200 else 1)
 
 
 if __name__ == "__main__":

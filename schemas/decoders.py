@@ -8,9 +8,11 @@ one-byte length of short strings on a fast path: ``python bench/decode_bench.py`
 Scope: the types our schemas use (record, string, bytes, int, long, double, null, arrays and two-branch
 unions with null). ``compile_decoder`` returns None for a schema with anything else, and the codec
 then uses fastavro. Anything malformed (truncated body, negative length, invalid UTF-8, a union branch that does
-not exist, a varint over 10 bytes) raises ``ValueError``, never returns a wrong record; a unit test holds the
-output to fastavro's, for valid and corrupted bodies alike. One difference, on purpose: fastavro reads a varint
-of any length, these decoders refuse one over the 10 bytes a 64-bit value needs.
+not exist, a varint over 10 bytes or 64 bits) raises ``ValueError``, never returns a wrong record; a unit test holds the
+output to fastavro's, for valid and corrupted bodies alike. Two differences, on purpose: fastavro reads a varint
+of any length (and wraps one over 64 bits), these decoders refuse one over the 10 bytes or 64 bits of a long;
+fastavro reads a negative union index as counting from the end of the branches (-1: the last), these
+decoders refuse it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
         n |= (b & 0x7F) << shift
         shift += 7
         pos += 1
+    if n >> 64:
+        raise ValueError("varint holds more than 64 bits")
     return (n >> 1) ^ -(n & 1), pos
 
 
