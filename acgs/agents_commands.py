@@ -34,13 +34,13 @@ def read_agents(names: Iterable[str], file_lines: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def register(gateway: str, tenant: str, agents: list[str], constitutional_hash: str, wait_s: float,
-             progress: bool = True) -> list[Outcome]:
+def register(gateway: str, tenant: str, agents: list[str], constitutional_hash: str,
+             wait_s: float) -> list[Outcome]:
     """Register each agent; with ``wait_s`` > 0, wait for the gate's decision on each."""
     outcomes: list[Outcome] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with httpx.Client(base_url=gateway, timeout=max(10.0, wait_s + 5)) as client, \
-            Progress(*columns, disable=not progress, console=Console(stderr=True)) as bar:
+            Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"registering to {tenant}", total=len(agents))
         pending: list[tuple[str, str]] = []
         for agent in agents:
@@ -52,19 +52,18 @@ def register(gateway: str, tenant: str, agents: list[str], constitutional_hash: 
                 outcomes.append(Outcome(agent, "error", "gateway_unreachable", str(exc)))
                 bar.advance(task)
                 continue
+            if answer.status_code == 202 and wait_s > 0:
+                pending.append((agent, answer.json()["command_id"]))  # its bar step once decided, below
+                continue
             if answer.status_code == 202:
-                pending.append((agent, answer.json()["command_id"]))
+                outcomes.append(Outcome(agent, "accepted"))
             else:
                 error = _json(answer)
                 outcomes.append(Outcome(agent, "refused", error.get("code"), error.get("message")))
-                bar.advance(task)
-            if wait_s <= 0 and answer.status_code == 202:
-                outcomes.append(Outcome(agent, "accepted"))
-                bar.advance(task)
-        if wait_s > 0:
-            for agent, command_id in pending:
-                outcomes.append(_decision(client, agent, command_id, wait_s))
-                bar.advance(task)
+            bar.advance(task)
+        for agent, command_id in pending:
+            outcomes.append(_decision(client, agent, command_id, wait_s))
+            bar.advance(task)
     order = {agent: i for i, agent in enumerate(agents)}
     return sorted(outcomes, key=lambda o: order[o.agent_id])
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -39,11 +39,11 @@ def check_event_id(command_id: str, source: str) -> str:
     return derived_id(IDEMPOTENCY_NAMESPACE, f"check\x00{command_id}\x00{source}")
 
 
-def violation_record(command_id: str, tenant_id: str | None, req: SendMessageRequest | None,
+def violation_record(command_id: str, tenant_id: str | None, from_agent: str | None, to_agent: str | None,
                      violation: rules.Violation, source: str) -> dict:
     return {
         "event_id": check_event_id(command_id, source), "command_id": command_id, "tenant_id": tenant_id,
-        "from_agent": req.from_agent if req else None, "to_agent": req.to_agent if req else None,
+        "from_agent": from_agent, "to_agent": to_agent,
         "outcome": "violation", "rule": violation.rule, "code": violation.code, "reason": violation.reason,
         "source": source, "checked_at": now_ms(),
     }
@@ -98,11 +98,11 @@ class MessageIntake:
             raise InvalidCommand(violation.code, violation.reason)
         violation = rules.check_constitutional_hash(req.constitutional_hash, self.constitutional_hash)
         if violation is not None:
-            await self._record_violation(command_id, tenant_id, None, violation, correlation_id, req.agent_id)
+            await self._record_violation(command_id, tenant_id, (req.agent_id, None), violation, correlation_id)
             raise ConstitutionalViolation(violation.code, violation.reason, command_id=command_id)
         (bound,) = await self.agents.tenants_of(req.agent_id)
         if violation := rules.check_registration(tenant_id, bound):
-            await self._record_violation(command_id, tenant_id, None, violation, correlation_id, req.agent_id)
+            await self._record_violation(command_id, tenant_id, (req.agent_id, None), violation, correlation_id)
             raise AgentTenantConflict(violation.code, violation.reason, command_id=command_id)
         return await self._once(tenant_id, command_id, req.idempotency_key,
                                 lambda: self._append_registration(req, tenant_id, command_id, correlation_id))
@@ -138,18 +138,18 @@ class MessageIntake:
         if len(req.content.encode()) > self.max_content_bytes:
             raise InvalidCommand("content_too_large", f"content exceeds {self.max_content_bytes} bytes")
         if violation := rules.check_constitutional_hash(req.constitutional_hash, self.constitutional_hash):
-            await self._record_violation(command_id, tenant_id, req, violation, correlation_id)
+            await self._record_violation(command_id, tenant_id, (req.from_agent, req.to_agent), violation,
+                                         correlation_id)
             raise ConstitutionalViolation(violation.code, violation.reason, command_id=command_id)
         sender_tenant, recipient_tenant = await self.agents.tenants_of(req.from_agent, req.to_agent)
         if violation := rules.check_tenancy(tenant_id, sender_tenant, recipient_tenant):
-            await self._record_violation(command_id, tenant_id, req, violation, correlation_id)
+            await self._record_violation(command_id, tenant_id, (req.from_agent, req.to_agent), violation,
+                                         correlation_id)
             raise TenantMismatch(violation.code, violation.reason, command_id=command_id)
 
-    async def _record_violation(self, command_id: str, tenant_id: str, req: SendMessageRequest | None,
-                                violation: rules.Violation, correlation_id: str, agent_id: str | None = None) -> None:
-        record = violation_record(command_id, tenant_id, req, violation, source="gateway")
-        if agent_id is not None:
-            record["from_agent"] = agent_id
+    async def _record_violation(self, command_id: str, tenant_id: str, agents: tuple[str, str | None],
+                                violation: rules.Violation, correlation_id: str) -> None:
+        record = violation_record(command_id, tenant_id, *agents, violation, source="gateway")
         value = self.codec.encode(CONSTITUTIONAL_EVENTS, record)
         # The refusal stands even if Kafka is down (fail closed); the event is then lost with a log line.
         try:
@@ -174,10 +174,7 @@ class MessageIntake:
                                          headers_for(correlation_id, correlation_id, tenant_id))
         answer = {"command_id": command_id, "message_id": message_id, "status": "accepted",
                   "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
-        try:
-            await self.statuses.mark_accepted(command_id, {**answer, "tenant_id": tenant_id})
-        except Exception as exc:  # noqa: BLE001 - the command is durable; only the hot cache missed it
-            log.warning("status cache write failed for %s: %s", command_id, exc)
+        await self._cache_accepted(command_id, {**answer, "tenant_id": tenant_id})
         return answer
 
     async def _append_registration(self, req: RegisterAgentRequest, tenant_id: str, command_id: str,
@@ -192,8 +189,11 @@ class MessageIntake:
                                          headers_for(correlation_id, correlation_id, tenant_id))
         answer = {"command_id": command_id, "agent_id": req.agent_id, "tenant_id": tenant_id, "status": "accepted",
                   "topic": appended.topic, "partition": appended.partition, "offset": appended.offset}
+        await self._cache_accepted(command_id, answer)
+        return answer
+
+    async def _cache_accepted(self, command_id: str, status: dict) -> None:
         try:
-            await self.statuses.mark_accepted(command_id, answer)
+            await self.statuses.mark_accepted(command_id, status)
         except Exception as exc:  # noqa: BLE001 - the command is durable; only the hot cache missed it
             log.warning("status cache write failed for %s: %s", command_id, exc)
-        return answer

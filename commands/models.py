@@ -70,7 +70,6 @@ class SendMessageRequest(_CommandRequest):
         return "normal" if value == "medium" else value
 
 
-
 class SendMessageAccepted(BaseModel):
     command_id: str
     message_id: str
@@ -99,11 +98,6 @@ class RegisterAgentAccepted(BaseModel):
     topic: str
     partition: int
     offset: int
-
-
-class AgentTenant(BaseModel):
-    agent_id: str
-    tenant_id: str
 
 
 class ValidateRequest(BaseModel):

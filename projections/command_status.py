@@ -1,9 +1,9 @@
 """Each command's status: accepted → (pending_deliberation →) delivered | rejected, from the gate's events;
 a registration's: accepted → registered | rejected.
 
-Statuses have ranks (accepted 1; pending_deliberation 2; delivered, registered and rejected 3, all final). A row only
-moves to a higher rank, so events arriving from three topics in any interleaving, or twice, end in the same
-row. A held command's ``approval_id`` and ``impact_score`` stay on the row once it is final.
+Statuses have ranks (accepted 1; pending_deliberation 2; delivered, registered and rejected 3, all final).
+A row only moves to a higher rank, so events arriving from four topics in any interleaving, or twice, end in
+the same row. A held command's ``approval_id`` and ``impact_score`` stay on the row once it is final.
 """
 
 from __future__ import annotations

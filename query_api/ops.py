@@ -74,8 +74,7 @@ class ProjectionLagCollector:
         self._consumer: Consumer | None = None
         self._last: tuple[float, list] = (0.0, [])
 
-    def lags(self) -> list[tuple[str, str, int, int]]:
-        """(projection, topic, partition, lag) per stored offset, read at most once per ``cache_s``."""
+    def _lags(self) -> list[tuple[str, str, int, int]]:
         if time.monotonic() - self._last[0] < self._cache_s:
             return self._last[1]
         with psycopg.connect(self._dsn, connect_timeout=2) as conn:
@@ -94,7 +93,7 @@ class ProjectionLagCollector:
         gauge = GaugeMetricFamily("acgs_projection_consumer_lag", "Records a projection has not applied yet",
                                   labels=["projection", "topic", "partition"])
         try:
-            for projection, topic, partition, lag in self.lags():
+            for projection, topic, partition, lag in self._lags():
                 gauge.add_metric([projection, topic, str(partition)], lag)
         except Exception:  # noqa: BLE001 - a scrape must not fail because a dependency is down
             pass

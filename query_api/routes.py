@@ -48,6 +48,14 @@ async def get_command(request: Request, command_id: str,
     return status
 
 
+def _tenant(tenant_id: str) -> str:
+    """The normalised tenant id of a query, or a 422 naming the rule."""
+    tenant = rules.normalize_tenant_id(tenant_id)
+    if violation := rules.check_tenant_id(tenant):
+        raise HTTPException(422, detail={"code": violation.code, "message": violation.reason})
+    return tenant
+
+
 def _message(row: dict) -> InboxMessage:
     payload = orjson.loads(row["payload_json"]) if row["payload_json"] else None
     return InboxMessage(message_id=row["message_id"], command_id=row["command_id"], tenant_id=row["tenant_id"],
@@ -64,9 +72,7 @@ async def receive(request: Request, agent_id: Annotated[str, Query(min_length=1,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   wait_ms: Annotated[int, Query(ge=0, le=30000)] = 0) -> InboxPage:
     """The agent's delivered messages, oldest first, after the ``after`` cursor; long-polls when empty."""
-    tenant = rules.normalize_tenant_id(tenant_id)
-    if violation := rules.check_tenant_id(tenant):
-        raise HTTPException(422, detail={"code": violation.code, "message": violation.reason})
+    tenant = _tenant(tenant_id)
     start = int(after) if after is not None else -1
     read_model = request.app.state.read_model
 
@@ -90,9 +96,7 @@ async def get_agent(request: Request, agent_id: Annotated[str, Path(min_length=1
 
     An agent of another tenant answers 404 like an unknown one: a tenant learns nothing of the others.
     """
-    tenant = rules.normalize_tenant_id(tenant_id)
-    if violation := rules.check_tenant_id(tenant):
-        raise HTTPException(422, detail={"code": violation.code, "message": violation.reason})
+    tenant = _tenant(tenant_id)
     found = await request.app.state.read_model.agent_tenant(agent_id)
     if found is None or found["tenant_id"] != tenant:
         raise HTTPException(404, detail={"code": "agent_not_found", "message": f"no agent {agent_id} in {tenant}"})

@@ -47,6 +47,13 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
     return b""
 
 
+def _accepted_check(record: dict, from_agent: str, to_agent: str | None, now: int) -> dict:
+    """The ``constitutional.events`` record of a command the gate accepted."""
+    return {"event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
+            "tenant_id": record["tenant_id"], "from_agent": from_agent, "to_agent": to_agent, "outcome": "accepted",
+            "rule": None, "code": None, "reason": None, "source": "stream", "checked_at": now}
+
+
 class ConstitutionalGate:
     def __init__(self, codec: AvroCodec, directory: AgentDirectory, constitutional_hash: str,
                  max_content_bytes: int, governance: GovernanceStage | None = None,
@@ -72,10 +79,7 @@ class ConstitutionalGate:
             return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
         violation = rules.check_message_fields(record, self.max_content_bytes)
         if violation is not None:
-            dead = self.dead_letter(raw, violation.code, violation.reason)
-            if not rules.usable_id(record.get("command_id")):
-                return [dead]  # no command to name: the dead letter keeps the record and says why
-            return [dead, self._violation(raw, record, violation)]
+            return self._malformed(raw, record, violation)
         record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
         record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
@@ -101,10 +105,7 @@ class ConstitutionalGate:
         """A RegisterAgent command: the same schema and hash rules as a message, then first binding wins."""
         violation = rules.check_registration_fields(record)
         if violation is not None:
-            dead = self.dead_letter(raw, violation.code, violation.reason)
-            if not rules.usable_id(record.get("command_id")):
-                return [dead]
-            return [dead, self._violation(raw, record, violation)]
+            return self._malformed(raw, record, violation)
         tenant, agent = rules.normalize_tenant_id(record["tenant_id"]), record["agent_id"]
         record["tenant_id"] = tenant
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
@@ -116,11 +117,7 @@ class ConstitutionalGate:
         if violation is not None:
             return [self._violation(raw, record, violation)]
         now, headers = now_ms(), self._headers(raw, record)
-        check = {
-            "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
-            "tenant_id": tenant, "from_agent": agent, "to_agent": None, "outcome": "accepted", "rule": None,
-            "code": None, "reason": None, "source": "stream", "checked_at": now,
-        }
+        check = _accepted_check(record, agent, None, now)
         registered = {
             "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"registered\x00{record['command_id']}"),
             "command_id": record["command_id"], "tenant_id": tenant, "agent_id": agent,
@@ -130,6 +127,13 @@ class ConstitutionalGate:
                        self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
                 Output(AGENT_REGISTRATIONS, agent.encode(), self.codec.encode(AGENT_REGISTRATIONS, registered),
                        headers)]
+
+    def _malformed(self, raw: RawRecord, record: dict, violation: rules.Violation) -> list[Output]:
+        """A record breaking a field rule: a dead letter, and a violation event if it names a usable command."""
+        dead = self.dead_letter(raw, violation.code, violation.reason)
+        if not rules.usable_id(record.get("command_id")):
+            return [dead]  # no command to name: the dead letter keeps the record and says why
+        return [dead, self._violation(raw, record, violation)]
 
     def _headers(self, raw: RawRecord, record: dict) -> list[tuple[str, bytes]]:
         correlation = _header(raw.headers, "correlation_id") or record.get("correlation_id", "").encode()
@@ -158,12 +162,7 @@ class ConstitutionalGate:
                                       "constitutional_hash", "issued_at")},
             "delivered_at": now,
         }
-        check = {
-            "event_id": check_event_id(record["command_id"], "stream"), "command_id": record["command_id"],
-            "tenant_id": record["tenant_id"], "from_agent": record["from_agent"], "to_agent": record["to_agent"],
-            "outcome": "accepted", "rule": None, "code": None, "reason": None, "source": "stream",
-            "checked_at": now,
-        }
+        check = _accepted_check(record, record["from_agent"], record["to_agent"], now)
         outputs = [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
                           self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers)]
         staged = self.governance.stage(record, delivered, headers) if self.governance is not None else None

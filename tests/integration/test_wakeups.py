@@ -23,11 +23,11 @@ def _subscribers(client: redis.Redis) -> int:
     return dict(client.pubsub_numsub(NOTIFY_CHANNEL)).get(NOTIFY_CHANNEL.encode(), 0)
 
 
-async def _listening(redis_url: str, sync: redis.Redis, registered: list) -> tuple[Wakeups, aioredis.Redis]:
+async def _listening(redis_url: str, sync: redis.Redis) -> tuple[Wakeups, aioredis.Redis]:
     """A started ``Wakeups`` whose subscription Redis has confirmed (counted among the channel's subscribers)."""
     before = _subscribers(sync)
     client = aioredis.Redis.from_url(redis_url)
-    wakeups = Wakeups(client, on_agents_registered=registered.extend)
+    wakeups = Wakeups(client)
     wakeups.start()
     async with asyncio.timeout(20):
         while _subscribers(sync) <= before:
@@ -42,7 +42,7 @@ def test_a_commit_notification_wakes_exactly_the_long_polls_it_names(platform):
     tenant, agent = unique("tenant"), unique("agent")
 
     async def scenario() -> None:
-        wakeups, client = await _listening(url, sync, [])
+        wakeups, client = await _listening(url, sync)
         try:
             status = wakeups.register(f"cmd:{command}")
             inbox = wakeups.register(f"inbox:{tenant}:{agent}")
@@ -68,7 +68,7 @@ def test_a_wakeup_after_a_lost_subscription_still_arrives(platform):
     command = unique("cmd")
 
     async def scenario() -> None:
-        wakeups, client = await _listening(url, sync, [])
+        wakeups, client = await _listening(url, sync)
         try:
             subscribed = _subscribers(sync)
             sync.client_kill_filter(_type="pubsub")  # every pub/sub connection, the gateway's too: all resubscribe
