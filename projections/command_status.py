@@ -42,10 +42,13 @@ def _row(e: Event) -> tuple:
 
 
 def _relevant(e: Event) -> bool:
-    """Of governance.decisions only holds and rejections change a status (approvals arrive as deliveries)."""
+    """Of governance.decisions only holds and rejections change a status (approvals arrive as deliveries);
+    of agent.registrations only registrations (a binding by a first message is that message's side effect)."""
+    r = e.record
+    if e.topic == AGENT_REGISTRATIONS:
+        return r.get("via", "registration") == "registration"
     if e.topic != GOVERNANCE_DECISIONS:
         return True
-    r = e.record
     return (r["kind"] == "routed" and r["route"] == "deliberation") or \
         (r["kind"] == "outcome" and r["outcome"] == "rejected")
 

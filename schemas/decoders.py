@@ -5,14 +5,14 @@ a rebuild is bound by that per-record work (fastavro's ``schemaless_reader`` was
 under py-spy). A decoder that knows its schema reads each field where it lies, with no file object and the
 one-byte length of short strings on a fast path: ``python bench/decode_bench.py`` compares the two.
 
-Scope: the types our schemas use (record, string, bytes, int, long, double, null, arrays and two-branch
-unions with null). ``compile_decoder`` returns None for a schema with anything else, and the codec
+Scope: the types our schemas use (record, string, bytes, int, long, double, boolean, null, enum, arrays and
+two-branch unions with null). ``compile_decoder`` returns None for a schema with anything else, and the codec
 then uses fastavro. Anything malformed (truncated body, negative length, invalid UTF-8, a union branch that does
 not exist, a varint over 10 bytes or 64 bits) raises ``ValueError``, never returns a wrong record; a unit test holds the
 output to fastavro's, for valid and corrupted bodies alike. Two differences, on purpose: fastavro reads a varint
 of any length (and wraps one over 64 bits), these decoders refuse one over the 10 bytes or 64 bits of a long;
-fastavro reads a negative union index as counting from the end of the branches (-1: the last), these
-decoders refuse it.
+fastavro reads a negative union or enum index as counting from the end of the branches or symbols (-1: the
+last), these decoders refuse it. Like fastavro, a boolean byte other than 0 reads as true.
 """
 
 from __future__ import annotations
@@ -96,8 +96,18 @@ def _value(w: _Writer, schema: Any, indent: int, target: str) -> None:
         w.emit(indent + 1, "fail('double past the end of the body')")
         w.emit(indent, f"{target} = DOUBLE(data, pos)[0]")
         w.emit(indent, "pos += 8")
+    elif kind == "boolean":
+        w.emit(indent, f"{target} = data[pos] != 0")
+        w.emit(indent, "pos += 1")
     elif kind == "null":
         w.emit(indent, f"{target} = None")
+    elif kind == "enum":
+        symbols = tuple(schema["symbols"])
+        index = w.var()
+        _long(w, indent, index)
+        w.emit(indent, f"if not 0 <= {index} < {len(symbols)}:")
+        w.emit(indent + 1, f"fail('enum index ' + str({index}) + ' does not exist')")
+        w.emit(indent, f"{target} = {symbols!r}[{index}]")
     elif kind == "array":
         _array(w, schema["items"], indent, target)
     elif kind == "record":

@@ -48,7 +48,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(AGENT_MESSAGES, "the recipient agent id: one inbox is one partition, in order",
               "messages delivered to recipients after the constitutional gate"),
     TopicSpec(AGENT_REGISTRATIONS, "the agent id",
-              "agents bound to a tenant by an accepted RegisterAgent command"),
+              "every binding of an agent to a tenant: by an accepted RegisterAgent command, or by the first "
+              "accepted message naming the agent"),
     TopicSpec(CONSTITUTIONAL_EVENTS, "the command id",
               "outcome of every constitutional check: accepted, or violation with rule and reason"),
     TopicSpec(DLQ, "the original record key",

@@ -1,12 +1,14 @@
 """The agent → tenant directory, owned by the stream gate: first seen wins, and it never changes.
 
 Postgres is the truth (an INSERT ... ON CONFLICT DO NOTHING makes "first seen" atomic across workers); Redis
-holds a mirror the gateway reads to refuse cross-tenant sends before they reach Kafka.
+holds a mirror the gateway reads to refuse cross-tenant sends before they reach Kafka. Each binding keeps the
+command that made it, so the gate can tell, also when Kafka delivers that command again, that this command
+is the one whose ``AgentRegistered`` event announces the binding.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import psycopg
 import redis.asyncio as aioredis
@@ -24,25 +26,36 @@ CREATE TABLE IF NOT EXISTS agent_tenants (
 """
 
 
-class AgentDirectory(Protocol):
-    async def tenants_of(self, agents: list[str]) -> dict[str, str]: ...
+class Binding(NamedTuple):
+    tenant_id: str
+    command_id: str  # the command that bound the agent (a registration, or the first message naming it)
 
-    async def register(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, str]: ...
+
+class AgentDirectory(Protocol):
+    async def bindings_of(self, agents: list[str]) -> dict[str, Binding]:
+        """The bindings of those of ``agents`` that are bound."""
+
+    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
+        """Bind each of ``agents`` not yet bound to ``tenant_id`` by ``command_id``; their bindings after it."""
 
 
 class MemoryAgentDirectory:
     """In-process fake with the same first-seen-wins semantics (unit tests)."""
 
     def __init__(self) -> None:
-        self.tenants: dict[str, str] = {}
+        self.bindings: dict[str, Binding] = {}
 
-    async def tenants_of(self, agents: list[str]) -> dict[str, str]:
-        return {a: self.tenants[a] for a in agents if a in self.tenants}
+    @property
+    def tenants(self) -> dict[str, str]:
+        return {agent: b.tenant_id for agent, b in self.bindings.items()}
 
-    async def register(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, str]:
+    async def bindings_of(self, agents: list[str]) -> dict[str, Binding]:
+        return {a: self.bindings[a] for a in agents if a in self.bindings}
+
+    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
         for agent in agents:
-            self.tenants.setdefault(agent, tenant_id)
-        return await self.tenants_of(agents)
+            self.bindings.setdefault(agent, Binding(tenant_id, command_id))
+        return await self.bindings_of(agents)
 
 
 class PostgresAgentDirectory:
@@ -50,25 +63,26 @@ class PostgresAgentDirectory:
         self._dsn = dsn
         self._conn: psycopg.AsyncConnection | None = None
         self._redis = redis_client
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, Binding] = {}
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
         return self._conn
 
-    async def tenants_of(self, agents: list[str]) -> dict[str, str]:
+    async def bindings_of(self, agents: list[str]) -> dict[str, Binding]:
         missing = [a for a in agents if a not in self._cache]
         if missing:
             conn = await self._connection()
             rows = await (await conn.execute(
-                "SELECT agent_id, tenant_id FROM agent_tenants WHERE agent_id = ANY(%s)", (missing,))).fetchall()
-            self._cache.update(dict(rows))
-            if rows and self._redis is not None:
-                await self._redis.hset(AGENT_TENANTS_KEY, mapping=dict(rows))  # re-mirror after a Redis restart
+                "SELECT agent_id, tenant_id, first_seen_command FROM agent_tenants WHERE agent_id = ANY(%s)",
+                (missing,))).fetchall()
+            self._cache.update((agent, Binding(tenant, command)) for agent, tenant, command in rows)
+            if rows and self._redis is not None:  # re-mirror after a Redis restart
+                await self._redis.hset(AGENT_TENANTS_KEY, mapping={agent: tenant for agent, tenant, _ in rows})
         return {a: self._cache[a] for a in agents if a in self._cache}
 
-    async def register(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, str]:
+    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
         conn = await self._connection()
         async with conn.cursor() as cur:
             await cur.executemany(
@@ -76,9 +90,9 @@ class PostgresAgentDirectory:
                 "ON CONFLICT (agent_id) DO NOTHING", [(a, tenant_id, command_id) for a in agents])
         for agent in agents:
             self._cache.pop(agent, None)
-        known = await self.tenants_of(agents)
+        known = await self.bindings_of(agents)
         if self._redis is not None and known:
-            await self._redis.hset(AGENT_TENANTS_KEY, mapping=known)
+            await self._redis.hset(AGENT_TENANTS_KEY, mapping={a: b.tenant_id for a, b in known.items()})
             await self._redis.publish(NOTIFY_CHANNEL, orjson.dumps({"a": list(known)}))
         return known
 

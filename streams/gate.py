@@ -16,7 +16,7 @@ from schemas.codec import AvroCodec
 from schemas.exceptions import CodecError
 from schemas.topics import (AGENT_MESSAGES, AGENT_REGISTRATIONS, COMMANDS, CONSTITUTIONAL_EVENTS,
                            DEAD_LETTER_ORIGINAL_MAX, DLQ, REGISTER_AGENT)
-from streams.directory import AgentDirectory
+from streams.directory import AgentDirectory, Binding
 from streams.governance.stage import GovernanceStage
 
 PROCESSOR = "constitutional-gate"
@@ -45,6 +45,11 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
         if key == name:
             return value or b""
     return b""
+
+
+def _tenant(bindings: dict[str, Binding], agent: str) -> str | None:
+    binding = bindings.get(agent)
+    return None if binding is None else binding.tenant_id
 
 
 def _accepted_check(record: dict, from_agent: str, to_agent: str | None, now: int) -> dict:
@@ -83,23 +88,28 @@ class ConstitutionalGate:
         record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
         record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
+        bindings: dict[str, Binding] = {}
         if violation is None:
-            violation = await self._check_tenancy(record)
+            violation, bindings = await self._check_tenancy(record)
         if violation is not None:
-            return [self._violation(raw, record, violation)]
-        return self._accepted(raw, record)
+            # Bindings here only if another worker bound one of the agents elsewhere while this one bound the
+            # other: the directory keeps that binding, so the log announces it too.
+            return [self._violation(raw, record, violation),
+                    *self._bound_by_message(record, bindings, now_ms(), self._headers(raw, record))]
+        return self._accepted(raw, record, bindings)
 
-    async def _check_tenancy(self, record: dict) -> rules.Violation | None:
-        agents = [record["from_agent"], record["to_agent"]]
-        known = await self.directory.tenants_of(agents)
+    async def _check_tenancy(self, record: dict) -> tuple[rules.Violation | None, dict[str, Binding]]:
+        """The tenant rule, binding agents seen for the first time (unless registration is required)."""
+        sender, recipient = agents = [record["from_agent"], record["to_agent"]]
+        known = await self.directory.bindings_of(agents)
         tenant = record["tenant_id"]
-        violation = rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
+        violation = rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient))
         if violation is not None or len(known) == len(set(agents)):
-            return violation
+            return violation, known
         if self.require_registration:
-            return rules.unregistered(sorted({a for a in agents if a not in known}))
-        known = await self.directory.register(tenant, [a for a in agents if a not in known], record["command_id"])
-        return rules.check_tenancy(tenant, known.get(agents[0]), known.get(agents[1]))
+            return rules.unregistered(sorted({a for a in agents if a not in known})), known
+        known = await self.directory.bind(tenant, [a for a in agents if a not in known], record["command_id"])
+        return rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient)), known
 
     async def _register(self, raw: RawRecord, record: dict) -> list[Output]:
         """A RegisterAgent command: the same schema and hash rules as a message, then first binding wins."""
@@ -109,11 +119,12 @@ class ConstitutionalGate:
         tenant, agent = rules.normalize_tenant_id(record["tenant_id"]), record["agent_id"]
         record["tenant_id"] = tenant
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
+        binding = None
         if violation is None:
-            bound = (await self.directory.tenants_of([agent])).get(agent)
-            if bound is None:
-                bound = (await self.directory.register(tenant, [agent], record["command_id"])).get(agent)
-            violation = rules.check_registration(tenant, bound)
+            binding = (await self.directory.bindings_of([agent])).get(agent)
+            if binding is None:
+                binding = (await self.directory.bind(tenant, [agent], record["command_id"])).get(agent)
+            violation = rules.check_registration(tenant, binding.tenant_id if binding else None)
         if violation is not None:
             return [self._violation(raw, record, violation)]
         now, headers = now_ms(), self._headers(raw, record)
@@ -121,12 +132,31 @@ class ConstitutionalGate:
         registered = {
             "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"registered\x00{record['command_id']}"),
             "command_id": record["command_id"], "tenant_id": tenant, "agent_id": agent,
-            "registered_at": now,
+            "registered_at": now, "via": "registration",
+            "first_binding": binding is not None and binding.command_id == record["command_id"],
         }
         return [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
                        self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
                 Output(AGENT_REGISTRATIONS, agent.encode(), self.codec.encode(AGENT_REGISTRATIONS, registered),
                        headers)]
+
+    def _bound_by_message(self, record: dict, bindings: dict[str, Binding], now: int,
+                          headers: list[tuple[str, bytes]]) -> list[Output]:
+        """``AgentRegistered`` (via=first_message) for each agent this message bound. Decided from the
+        binding's command, not from whether the agent was new just now, so a redelivered message announces
+        its bindings again (same event ids) and a crash between binding and publishing loses none."""
+        command_id = record["command_id"]
+        outputs = []
+        for agent in dict.fromkeys((record["from_agent"], record["to_agent"])):
+            binding = bindings.get(agent)
+            if binding is None or binding.command_id != command_id:
+                continue
+            event = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"bound\x00{command_id}\x00{agent}"),
+                     "command_id": command_id, "tenant_id": binding.tenant_id, "agent_id": agent,
+                     "registered_at": now, "via": "first_message", "first_binding": True}
+            outputs.append(Output(AGENT_REGISTRATIONS, agent.encode(),
+                                  self.codec.encode(AGENT_REGISTRATIONS, event), headers))
+        return outputs
 
     def _malformed(self, raw: RawRecord, record: dict, violation: rules.Violation) -> list[Output]:
         """A record breaking a field rule: a dead letter, and a violation event if it names a usable command."""
@@ -152,7 +182,7 @@ class ConstitutionalGate:
         return Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
                       self.codec.encode(CONSTITUTIONAL_EVENTS, event), self._headers(raw, record))
 
-    def _accepted(self, raw: RawRecord, record: dict) -> list[Output]:
+    def _accepted(self, raw: RawRecord, record: dict, bindings: dict[str, Binding]) -> list[Output]:
         now = now_ms()
         headers = self._headers(raw, record)
         delivered = {
@@ -165,6 +195,7 @@ class ConstitutionalGate:
         check = _accepted_check(record, record["from_agent"], record["to_agent"], now)
         outputs = [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
                           self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers)]
+        outputs.extend(self._bound_by_message(record, bindings, now, headers))
         staged = self.governance.stage(record, delivered, headers) if self.governance is not None else None
         if staged is None or staged.route == "auto":
             outputs.append(Output(AGENT_MESSAGES, record["to_agent"].encode(),

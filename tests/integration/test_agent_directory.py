@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from streams.directory import MemoryAgentDirectory, PostgresAgentDirectory
+from streams.directory import Binding, MemoryAgentDirectory, PostgresAgentDirectory
 from tests.integration.conftest import unique
 
 
@@ -18,26 +18,26 @@ def directory(request, platform):  # noqa: ANN001
 
 
 def test_an_unknown_agent_has_no_tenant(directory):
-    assert asyncio.run(directory.tenants_of([unique("nobody")])) == {}
+    assert asyncio.run(directory.bindings_of([unique("nobody")])) == {}
 
 
 def test_registering_makes_the_first_tenant_stick(directory):
     agent = unique("agent")
 
     async def scenario() -> tuple[dict, dict, dict]:
-        first = await directory.register("tenant-a", [agent], "cmd-1")
-        second = await directory.register("tenant-b", [agent], "cmd-2")
-        return first, second, await directory.tenants_of([agent])
+        first = await directory.bind("tenant-a", [agent], "cmd-1")
+        second = await directory.bind("tenant-b", [agent], "cmd-2")
+        return first, second, await directory.bindings_of([agent])
 
     first, second, known = asyncio.run(scenario())
-    assert first == second == known == {agent: "tenant-a"}
+    assert first == second == known == {agent: Binding("tenant-a", "cmd-1")}
 
 
 def test_lookups_return_only_known_agents(directory):
     known, unknown = unique("known"), unique("unknown")
 
     async def scenario() -> dict:
-        await directory.register("tenant-a", [known], "cmd-1")
-        return await directory.tenants_of([known, unknown])
+        await directory.bind("tenant-a", [known], "cmd-1")
+        return await directory.bindings_of([known, unknown])
 
-    assert asyncio.run(scenario()) == {known: "tenant-a"}
+    assert asyncio.run(scenario()) == {known: Binding("tenant-a", "cmd-1")}

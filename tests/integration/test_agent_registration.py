@@ -13,7 +13,7 @@ from infra.kafka_probe import end_offsets
 from schemas.codec import AvroCodec
 from schemas.topics import REGISTER_AGENT
 from tests.integration.audit_support import wait_for_leaves
-from tests.integration.conftest import HASH, decoded, message, read_topic, unique
+from tests.integration.conftest import HASH, decoded, message, read_to_end, read_topic, unique
 
 
 def _register(api, agent: str, tenant: str, **overrides: object):  # noqa: ANN001, ANN202
@@ -90,6 +90,28 @@ def test_an_agent_first_seen_in_a_message_cannot_be_registered_elsewhere(api):
     assert _refused(api, _register(api, agent, unique("other")))["code"] == "agent_tenant_conflict"
 
 
+def test_bindings_made_by_a_first_message_are_events_on_agent_registrations(api, bootstrap):
+    """agent.registrations is the whole log of bindings: a message binding two new agents announces both
+    (via=first_message); its command still ends delivered; a later message binds nothing new."""
+    tenant, sender, recipient = unique("reg"), unique("kim"), unique("lee")
+    first = api.post("/api/v1/messages/send", json=message(tenant, sender, recipient)).json()["command_id"]
+    assert _final(api, first)["status"] == "delivered"
+    later = api.post("/api/v1/messages/send", json=message(tenant, sender, recipient)).json()["command_id"]
+    assert _final(api, later)["status"] == "delivered"
+    for agent in (sender, recipient):
+        (event,) = read_topic(bootstrap, "agent.registrations", lambda m, a=agent: m.key() == a.encode())
+        record = decoded(event)
+        assert (record["command_id"], record["tenant_id"], record["via"], record["first_binding"]) == (
+            first, tenant, "first_message", True)
+        assert dict(event.headers())["causation_id"] == first.encode()
+        binding = api.get(f"/api/v1/agents/{agent}", params={"tenant_id": tenant}).json()
+        assert binding["first_command_id"] == first
+    # The gate publishes a command's outputs together, so once `later` is delivered any binding it made is in
+    # the log already: there is none.
+    assert not read_to_end(bootstrap, "agent.registrations",
+                           lambda m: decoded(m)["command_id"] == later)
+
+
 def test_a_registration_produced_straight_to_kafka_is_held_to_the_same_rules(api, bootstrap):
     """No gateway in the way: the gate refuses a wrong hash and a conflicting tenant by itself."""
     codec, tenant, agent = AvroCodec(), unique("reg"), unique("erin")
@@ -164,5 +186,7 @@ def test_a_plain_confluent_consumer_decodes_registrations_with_our_schema_regist
         found = read_topic(bootstrap, topic, lambda m: m.key() == agent.encode())
         value = deserializer(found[0].value(), SerializationContext(topic, MessageField.VALUE))
         assert value["agent_id"] == agent and value["command_id"] == command_id and value["tenant_id"] == tenant
+    assert (value["via"], value["first_binding"]) == ("registration", True)  # version 2 of AgentRegistered
+    assert registry.get_latest_version("agent.registrations-value").schema_id == 7
     subject = f"acgs.commands-{REGISTER_AGENT}"
     assert subject in registry.get_subjects() and registry.get_latest_version(subject).schema_id == 5

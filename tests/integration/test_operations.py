@@ -87,6 +87,7 @@ def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
     tenant = unique("gatekill")
     bodies = _burst_bodies(tenant)
     before = end_offsets(settings.kafka_bootstrap, "agent.messages")
+    bindings_before = end_offsets(settings.kafka_bootstrap, "agent.registrations")
 
     statuses = asyncio.run(_burst_and_kill(platform, "gate", tenant, bodies))
     assert statuses.count(202) == 2000  # intake does not depend on the gate
@@ -101,6 +102,14 @@ def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
         settings.kafka_bootstrap, "agent.messages", before, end_offsets(settings.kafka_bootstrap, "agent.messages"))]
     ours = [e for e in events if e["tenant_id"] == tenant]
     assert len({e["command_id"] for e in ours}) == len({e["event_id"] for e in ours}) == 2000
+    # Each of the burst's 70 agents was bound by one message, announced by one event (maybe repeated).
+    bound = [codec.decode(m.value())[1] for m in read_between(
+        settings.kafka_bootstrap, "agent.registrations", bindings_before,
+        end_offsets(settings.kafka_bootstrap, "agent.registrations"))]
+    bound = [e for e in bound if e["tenant_id"] == tenant]
+    agents = {b["from_agent"] for b in bodies} | {b["to_agent"] for b in bodies}
+    assert {e["agent_id"] for e in bound} == agents and len({e["event_id"] for e in bound}) == len(agents) == 70
+    assert all(e["via"] == "first_message" and e["first_binding"] for e in bound)
 
 
 def test_a_rebuilt_read_model_equals_the_live_one_and_is_swapped_in_while_serving(platform, api):

@@ -27,9 +27,11 @@ def values(schema) -> st.SearchStrategy:  # noqa: ANN001
     if isinstance(kind, (dict, list)):
         return values(kind)
     simple = {"string": st.text(max_size=80), "bytes": st.binary(max_size=80), "long": LONGS, "int": INTS,
-              "double": st.floats(allow_nan=False), "null": st.none()}
+              "double": st.floats(allow_nan=False), "null": st.none(), "boolean": st.booleans()}
     if kind in simple:
         return simple[kind]
+    if kind == "enum":
+        return st.sampled_from(schema["symbols"])
     if kind == "array":
         return st.lists(values(schema["items"]), max_size=6)
     assert kind == "record", kind
@@ -49,7 +51,7 @@ def generated_outcome(decoder, body: bytes):  # noqa: ANN001
         record, end = decoder(body, 0)
     except (IndexError, ValueError) as exc:
         # True: a refusal where fastavro reads on, on purpose (see schemas/decoders.py)
-        return ("error", "varint" in str(exc) or "union branch -" in str(exc))
+        return ("error", any(f in str(exc) for f in ("varint", "union branch -", "enum index -")))
     return "ok", record, end
 
 
@@ -87,7 +89,7 @@ def test_corrupted_bodies_are_refused_or_read_exactly_as_fastavro_reads_them(reg
     decoder = compile_decoder(registered.parsed)
     ours, theirs = generated_outcome(decoder, bytes(body)), fastavro_outcome(registered.parsed, bytes(body))
     # Stricter than fastavro: it reads a varint of any length or width (a long has 64 bits), and a negative
-    # union index as an index from the end of the branches.
+    # union or enum index as an index from the end of the branches or symbols.
     if ours == ("error", True):
         return
     if ours[0] == "ok":
@@ -110,8 +112,20 @@ def test_a_varint_over_ten_bytes_is_refused():
 
 
 def test_a_schema_with_a_type_it_does_not_know_falls_back_to_fastavro():
-    for other in ({"type": "map", "values": "long"}, "boolean", "float", ["string", "long"]):
+    for other in ({"type": "map", "values": "long"}, "float", {"type": "fixed", "name": "F", "size": 4},
+                  ["string", "long"]):
         assert compile_decoder({"type": "record", "name": "R", "fields": [{"name": "f", "type": other}]}) is None
+
+
+def test_an_enum_index_outside_the_symbols_is_refused_and_a_boolean_reads_as_fastavro_reads_it():
+    schema = {"type": "record", "name": "R", "fields": [
+        {"name": "b", "type": "boolean"}, {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["x", "y"]}}]}
+    decoder = compile_decoder(schema)
+    assert decoder(b"\x00\x02", 0) == ({"b": False, "e": "y"}, 2)
+    assert decoder(b"\x07\x00", 0) == ({"b": True, "e": "x"}, 2)  # fastavro: any byte but 0 is true
+    for index in (b"\x04", b"\x01"):  # 2 (past the end) and -1 (fastavro: the last symbol)
+        with pytest.raises(ValueError, match="enum index"):
+            decoder(b"\x01" + index, 0)
 
 
 def test_the_codec_reports_a_defective_body_with_its_code():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from schemas.codec import AvroCodec
-from streams.directory import MemoryAgentDirectory
+from streams.directory import Binding, MemoryAgentDirectory
 from streams.gate import ConstitutionalGate, RawRecord
 
 HASH = "cdd01ef066bc6cf2"
@@ -24,8 +24,16 @@ def _raw(value: bytes | None, offset: int = 7) -> RawRecord:
     return RawRecord("acgs.commands", 1, offset, b"a", value, [("correlation_id", b"corr-1")])
 
 
+def _bound(**bindings: str) -> MemoryAgentDirectory:
+    """A directory where agents a and b (and any named here) are already bound to acme by an earlier command."""
+    directory = MemoryAgentDirectory()
+    for agent in ("a", "b", *bindings):
+        directory.bindings[agent] = Binding(bindings.get(agent, "acme"), "earlier-cmd")
+    return directory
+
+
 def _gate(directory=None) -> ConstitutionalGate:  # noqa: ANN001
-    return ConstitutionalGate(AvroCodec(), directory or MemoryAgentDirectory(), HASH, 1024)
+    return ConstitutionalGate(AvroCodec(), _bound() if directory is None else directory, HASH, 1024)
 
 
 def _run(gate: ConstitutionalGate, raw: RawRecord):  # noqa: ANN202
@@ -61,8 +69,59 @@ def test_a_wrong_or_missing_hash_yields_only_a_violation():
         assert event["outcome"] == "violation" and event["code"] == "constitutional_hash_mismatch"
 
 
+def test_a_first_message_binds_its_new_agents_and_announces_each_binding_on_agent_registrations():
+    directory = _bound()
+    del directory.bindings["b"]  # a is known, b is seen for the first time
+    outs = _run(_gate(directory), _raw(AvroCodec().encode("acgs.commands", _command())))
+    assert [o.topic for o in outs] == ["constitutional.events", "agent.registrations", "agent.messages"]
+    bound = _decode(outs[1])
+    assert (bound["agent_id"], bound["tenant_id"], bound["command_id"]) == ("b", "acme", "cmd-1")
+    assert (bound["via"], bound["first_binding"], outs[1].key) == ("first_message", True, b"b")
+    assert dict(outs[1].headers)["causation_id"] == b"cmd-1"
+    assert directory.bindings["b"] == Binding("acme", "cmd-1")
+
+
+def test_a_redelivered_first_message_announces_its_bindings_again_with_the_same_ids():
+    """At-least-once: a crash after binding but before publishing must not lose the AgentRegistered events."""
+    directory = MemoryAgentDirectory()
+    value = AvroCodec().encode("acgs.commands", _command(to_agent="a"))  # a message to itself binds one agent
+    first = _run(_gate(directory), _raw(value))
+    again = _run(_gate(directory), _raw(value))  # the agent is bound now, by this very command
+    assert [o.topic for o in first] == [o.topic for o in again] == [
+        "constitutional.events", "agent.registrations", "agent.messages"]
+    assert [_decode(o)["event_id"] for o in first] == [_decode(o)["event_id"] for o in again]
+    later = _run(_gate(directory), _raw(AvroCodec().encode("acgs.commands", _command(command_id="cmd-2",
+                                                                                     to_agent="a"))))
+    assert [o.topic for o in later] == ["constitutional.events", "agent.messages"]  # bound by cmd-1, not cmd-2
+
+
+def test_a_refused_message_binds_and_announces_nothing():
+    directory = _bound(c="globex")
+    outs = _run(_gate(directory), _raw(AvroCodec().encode("acgs.commands", _command(from_agent="new",
+                                                                                    to_agent="c"))))
+    assert [(o.topic, _decode(o)["code"]) for o in outs] == [("constitutional.events", "tenant_mismatch")]
+    assert "new" not in directory.bindings
+
+
+def test_a_binding_made_by_a_message_that_lost_a_race_is_still_announced():
+    """Another worker binds the recipient to another tenant between this gate's lookup and its own binding:
+    the message is refused, yet the sender it bound stays bound, so the log says so."""
+
+    class Racing(MemoryAgentDirectory):
+        async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
+            self.bindings.setdefault("b", Binding("globex", "other-worker-cmd"))
+            return await super().bind(tenant_id, agents, command_id)
+
+    directory = Racing()
+    outs = _run(_gate(directory), _raw(AvroCodec().encode("acgs.commands", _command())))
+    assert [o.topic for o in outs] == ["constitutional.events", "agent.registrations"]
+    assert _decode(outs[0])["code"] == "tenant_mismatch"
+    assert (_decode(outs[1])["agent_id"], _decode(outs[1])["command_id"]) == ("a", "cmd-1")
+    assert directory.bindings["a"] == Binding("acme", "cmd-1")
+
+
 def test_an_agent_stays_in_the_tenant_it_was_first_seen_in():
-    gate = _gate()
+    gate = _gate(MemoryAgentDirectory())
     _run(gate, _raw(AvroCodec().encode("acgs.commands", _command())))
     outs = _run(gate, _raw(AvroCodec().encode("acgs.commands", _command(command_id="cmd-2", tenant_id="other",
                                                                         to_agent="c"))))

@@ -6,7 +6,7 @@ import asyncio
 
 from schemas.codec import AvroCodec
 from schemas.topics import REGISTER_AGENT
-from streams.directory import MemoryAgentDirectory
+from streams.directory import Binding, MemoryAgentDirectory
 from streams.gate import ConstitutionalGate, RawRecord
 from tests.unit.test_gate import _command
 
@@ -44,6 +44,7 @@ def test_a_registration_binds_the_agent_and_records_an_accepted_check_and_a_regi
     assert check["outcome"] == "accepted" and check["from_agent"] == "alice" and check["tenant_id"] == "acme"
     assert registered["agent_id"] == "alice" and registered["tenant_id"] == "acme"
     assert registered["command_id"] == "reg-1" and outs[1].key == b"alice"
+    assert (registered["via"], registered["first_binding"]) == ("registration", True)
     assert dict(outs[1].headers)["causation_id"] == b"reg-1"
     assert directory.tenants == {"alice": "acme"}
 
@@ -53,14 +54,16 @@ def test_registering_again_in_the_same_tenant_is_accepted_and_changes_nothing():
     first = _decoded(_process(directory, _registration()))
     again = _decoded(_process(directory, _registration()))  # at-least-once: the same record twice
     assert [e["event_id"] for _, e in first] == [e["event_id"] for _, e in again]
+    assert first[1][1]["first_binding"] is again[1][1]["first_binding"] is True  # reg-1 made the binding
     later = _decoded(_process(directory, _registration(command_id="reg-2")))
     assert [t for t, _ in later] == ["constitutional.events", "agent.registrations"]
-    assert directory.tenants == {"alice": "acme"}
+    assert later[1][1]["first_binding"] is False  # accepted, but alice was already bound (by reg-1)
+    assert directory.bindings == {"alice": Binding("acme", "reg-1")}
 
 
 def test_an_agent_of_another_tenant_cannot_be_registered_and_keeps_its_tenant():
     directory = MemoryAgentDirectory()
-    directory.tenants["alice"] = "globex"  # bound earlier, e.g. by its first message
+    directory.bindings["alice"] = Binding("globex", "msg-0")  # bound earlier, e.g. by its first message
     (topic, event), = _decoded(_process(directory, _registration()))
     assert topic == "constitutional.events" and event["outcome"] == "violation"
     assert event["code"] == "agent_tenant_conflict" and event["rule"] == "tenant_isolation"
@@ -103,12 +106,14 @@ def test_with_registration_required_a_message_naming_an_unregistered_agent_is_re
 
     _process(directory, _registration(command_id="reg-bob", agent_id="bob"), require_registration=True)
     outs = _decoded(_process(directory, _message(command_id="cmd-2"), require_registration=True))
-    assert [t for t, _ in outs] == ["constitutional.events", "agent.messages"]
+    assert [t for t, _ in outs] == ["constitutional.events", "agent.messages"]  # no binding by a message
     assert outs[0][1]["outcome"] == "accepted"
 
 
 def test_without_registration_required_a_first_message_binds_its_agents():
     directory = MemoryAgentDirectory()
     outs = _decoded(_process(directory, _message()))
-    assert [t for t, _ in outs] == ["constitutional.events", "agent.messages"]
+    assert [t for t, _ in outs] == ["constitutional.events", "agent.registrations", "agent.registrations",
+                                    "agent.messages"]
+    assert [(e["agent_id"], e["via"]) for _, e in outs[1:3]] == [("alice", "first_message"), ("bob", "first_message")]
     assert directory.tenants == {"alice": "acme", "bob": "acme"}
