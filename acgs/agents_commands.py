@@ -1,4 +1,4 @@
-"""``acgs agents``: register agents to a tenant through the gateway, and show a binding.
+"""``acgs agents``: register agents to a tenant through the gateway, show a binding, list a tenant's agents.
 
 Registrations go through ``POST /api/v1/agents/register`` like any client's, so the gateway's checks, the
 command log and the gate's first-binding-wins rule apply unchanged. Each agent gets an idempotency key
@@ -8,7 +8,7 @@ appends nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -91,3 +91,30 @@ def show(gateway: str, tenant: str, agent: str) -> tuple[int, dict]:
     with httpx.Client(base_url=gateway, timeout=10) as client:
         answer = client.get(f"/api/v1/agents/{agent}", params={"tenant_id": tenant})
     return answer.status_code, _json(answer)
+
+
+def list_agents(gateway: str, tenant: str, page_size: int = 500) -> Iterator[dict]:
+    """Every agent bound to ``tenant``, in agent id order, read page by page through ``GET /api/v1/agents``.
+    Raises ``ListingFailed`` with the gateway's code when a page is refused or the gateway is unreachable."""
+    after = ""
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        while True:
+            try:
+                answer = client.get("/api/v1/agents", params={"tenant_id": tenant, "after": after,
+                                                              "limit": page_size})
+            except httpx.HTTPError as exc:
+                raise ListingFailed("gateway_unreachable", str(exc)) from None
+            body = _json(answer)
+            if answer.status_code != 200:
+                raise ListingFailed(body.get("code", f"http_{answer.status_code}"), body.get("message", ""))
+            yield from body["agents"]
+            if body["next"] is None:
+                return
+            after = body["next"]
+
+
+class ListingFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

@@ -21,7 +21,8 @@ audit = typer.Typer(help="The verifiable audit log: verify it independently, sea
                     no_args_is_help=True)
 app.add_typer(worker, name="worker")
 app.add_typer(projections, name="projections")
-agents = typer.Typer(help="Bind agents to tenants (through the gateway) and show a binding.", no_args_is_help=True)
+agents = typer.Typer(help="Bind agents to tenants (through the gateway), show a binding, list a tenant's agents.",
+                     no_args_is_help=True)
 app.add_typer(audit, name="audit")
 app.add_typer(agents, name="agents")
 
@@ -340,6 +341,25 @@ def agents_show(agent: Annotated[str, typer.Argument(help="agent id")],
     status, body = show(gateway or get_settings().gateway_url, tenant, agent)
     typer.echo(json.dumps(body))
     raise typer.Exit(0 if status == 200 else 1)
+
+
+@agents.command("list")
+def agents_list(tenant: Annotated[str, typer.Option("--tenant", "-t", help="the tenant whose agents to list")] = ...,
+                gateway: Annotated[str | None, typer.Option(help="gateway URL (default: this stack's)")] = None) -> None:
+    """Print every agent bound to the tenant (by registration or first message), one JSON line each, in agent
+    id order; a count on stderr. Exit status 1 if the gateway refuses or cannot be reached."""
+    from acgs.agents_commands import ListingFailed, list_agents
+
+    count = 0
+    try:
+        for binding in list_agents(gateway or get_settings().gateway_url, tenant):
+            typer.echo(json.dumps(binding))
+            count += 1
+    except ListingFailed as exc:
+        typer.echo(json.dumps({"code": exc.code, "message": exc.message}))
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{count} agents in {tenant}", err=True)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimitAndMetrics:
-    """ASGI middleware: refuses bodies over the limit with 413 and records request metrics."""
+    """ASGI middleware: refuses bodies over the limit with 413 and URLs holding a NUL with 422 (no id here may
+    hold one, and Postgres text cannot), and records request metrics."""
 
     def __init__(self, app, max_body: int) -> None:  # noqa: ANN001
         self.app = app
@@ -95,6 +96,12 @@ class BodyLimitAndMetrics:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status_holder = [500]
+        query = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            response = error(422, "nul_character", "the URL holds a NUL character (U+0000), which no path or "
+                                                   "query parameter of this API may contain")
+            await response(scope, receive, send)
+            return self._observe(scope, 422, started)
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
                 response = error(413, "body_too_large", f"request body exceeds {self.max_body} bytes")

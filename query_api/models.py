@@ -49,3 +49,9 @@ class AgentBinding(BaseModel):
     agent_id: str
     tenant_id: str
     first_command_id: str  # the registration or message that first bound the agent to its tenant
+
+
+class AgentPage(BaseModel):
+    tenant_id: str
+    agents: list[AgentBinding]
+    next: str | None  # pass as ``after`` for the next page; null once a page comes back short

@@ -39,6 +39,15 @@ class PostgresReadModel:
                               "FROM agent_tenants WHERE agent_id = %s", (agent_id,))
             return await cur.fetchone()
 
+    async def tenant_agents(self, tenant_id: str, after: str, limit: int) -> list[dict[str, Any]]:
+        """The tenant's agents in agent id order, after ``after`` (keyset paging on the tenant's index)."""
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute("SELECT agent_id, tenant_id, first_seen_command AS first_command_id "
+                              "FROM agent_tenants WHERE tenant_id = %s AND agent_id > %s "
+                              "ORDER BY agent_id LIMIT %s", (tenant_id, after, limit))
+            return await cur.fetchall()
+
     async def projection_offsets(self) -> list[tuple[str, str, int, int]]:
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT projection, topic, partition, next_offset FROM projection_offsets")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from commands import rules
 from commands.models import ErrorResponse
 from projections.command_status import FINAL
-from query_api.models import AgentBinding, CommandStatus, InboxMessage, InboxPage
+from query_api.models import AgentBinding, AgentPage, CommandStatus, InboxMessage, InboxPage
 from query_api.wakeups import wait_for
 
 router = APIRouter(prefix="/api/v1", tags=["queries"])
@@ -86,6 +86,18 @@ async def receive(request: Request, agent_id: Annotated[str, Query(min_length=1,
     messages = [_message(r) for r in rows]
     next_cursor = messages[-1].cursor if messages else after
     return InboxPage(agent_id=agent_id, tenant_id=tenant, messages=messages, next=next_cursor)
+
+
+@router.get("/agents", response_model=AgentPage)
+async def list_agents(request: Request, tenant_id: Annotated[str, Query(min_length=1, max_length=256)],
+                      after: Annotated[str, Query(max_length=128)] = "",
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AgentPage:
+    """The tenant's agents (bound by registration or first accepted message), in agent id order, paged:
+    ``next`` is the ``after`` of the following page, null on the last one."""
+    tenant = _tenant(tenant_id)
+    rows = await request.app.state.read_model.tenant_agents(tenant, after, limit)
+    agents = [AgentBinding(**row) for row in rows]
+    return AgentPage(tenant_id=tenant, agents=agents, next=agents[-1].agent_id if len(agents) == limit else None)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentBinding,

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS agent_tenants (
     tenant_id  text NOT NULL,
     first_seen_command text NOT NULL
 );
+CREATE INDEX IF NOT EXISTS agent_tenants_by_tenant ON agent_tenants (tenant_id, agent_id);
 """
 
 

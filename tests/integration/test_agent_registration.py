@@ -190,3 +190,43 @@ def test_a_plain_confluent_consumer_decodes_registrations_with_our_schema_regist
     assert registry.get_latest_version("agent.registrations-value").schema_id == 7
     subject = f"acgs.commands-{REGISTER_AGENT}"
     assert subject in registry.get_subjects() and registry.get_latest_version(subject).schema_id == 5
+
+
+def test_a_tenant_lists_its_agents_page_by_page_and_sees_no_other_tenants(api):
+    tenant, other = unique("reg"), unique("reg")
+    registered = sorted(unique(f"agent{i}") for i in range(2))
+    for agent in registered:
+        assert _final(api, _register(api, agent, tenant).json()["command_id"])["status"] == "registered"
+    sender, recipient = unique("agent-s"), unique("agent-r")  # bound by a first message
+    assert _final(api, api.post("/api/v1/messages/send", json=message(tenant, sender, recipient))
+                  .json()["command_id"])["status"] == "delivered"
+    assert _final(api, _register(api, unique("elsewhere"), other).json()["command_id"])["status"] == "registered"
+
+    seen, after = [], ""
+    for _ in range(3):
+        page = api.get("/api/v1/agents", params={"tenant_id": tenant.upper(), "after": after, "limit": 2})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert body["tenant_id"] == tenant and len(body["agents"]) <= 2
+        seen += body["agents"]
+        if body["next"] is None:
+            break
+        after = body["next"]
+    assert [a["agent_id"] for a in seen] == sorted([*registered, sender, recipient])
+    assert {a["tenant_id"] for a in seen} == {tenant}
+    by_id = {a["agent_id"]: a["first_command_id"] for a in seen}
+    assert by_id[sender] == by_id[recipient]  # the message that bound both
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({"tenant_id": "No Spaces!"}, "invalid_tenant_id"),
+    ({"tenant_id": "acme", "limit": 0}, "validation_error"),
+    ({"tenant_id": "acme", "limit": 1001}, "validation_error"),
+    ({"tenant_id": "acme", "after": "a\u0000"}, "nul_character"),
+    ({}, "missing_field"),
+], ids=["bad tenant", "limit 0", "limit over 1000", "NUL cursor", "no tenant"])
+def test_listing_agents_with_bad_parameters_is_a_4xx_with_a_code(api, params, code):
+    answer = api.get("/api/v1/agents", params=params)
+    assert 400 <= answer.status_code < 500 and answer.json()["code"] == code, answer.text
+
+

@@ -1,4 +1,4 @@
-"""``acgs agents register`` / ``show`` against the real gateway: what an operator pre-registering agents sees."""
+"""``acgs agents register`` / ``show`` / ``list`` against the real gateway: what an operator pre-registering agents sees."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def test_registering_agents_from_arguments_and_a_file_reports_each_and_is_safe_t
     hidden = cli(platform, "agents", "show", first, "--tenant", taken_tenant)
     assert hidden.returncode == 1 and json.loads(hidden.stdout)["code"] == "agent_not_found"
 
+    listed = cli(platform, "agents", "list", "--tenant", tenant)
+    assert listed.returncode == 0, listed.stderr
+    assert [b["agent_id"] for b in _lines(listed.stdout)] == sorted([first, second, third])
+    assert f"3 agents in {tenant}" in listed.stderr
+
 
 def test_no_agents_or_an_unreachable_gateway_is_a_clear_error(platform):
     empty = cli(platform, "agents", "register", "--tenant", unique("cli"))
@@ -47,3 +52,8 @@ def test_no_agents_or_an_unreachable_gateway_is_a_clear_error(platform):
     down = cli(platform, "agents", "register", "--tenant", unique("cli"), "x", "--gateway", "http://127.0.0.1:9")
     assert down.returncode == 1 and "Traceback" not in down.stderr
     assert _lines(down.stdout)[0]["code"] == "gateway_unreachable"
+    unlisted = cli(platform, "agents", "list", "--tenant", "x", "--gateway", "http://127.0.0.1:9")
+    assert unlisted.returncode == 1 and "Traceback" not in unlisted.stderr
+    assert _lines(unlisted.stdout)[0]["code"] == "gateway_unreachable"
+    refused = cli(platform, "agents", "list", "--tenant", "Not A Tenant!")
+    assert refused.returncode == 1 and _lines(refused.stdout)[0]["code"] == "invalid_tenant_id"

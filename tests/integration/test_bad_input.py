@@ -60,3 +60,16 @@ def test_bad_query_parameters_are_422(api):
     assert answer.status_code == 422 and answer.json()["code"] == "validation_error"
     answer = api.get("/api/v1/commands/x", params={"wait_ms": 999999})
     assert answer.status_code == 422
+
+
+NUL_URLS = ["/api/v1/commands/a%00b", "/api/v1/agents/a%00b?tenant_id=acme", "/api/v1/agents?tenant_id=acme&after=%00",
+            "/api/v1/messages/receive?agent_id=a%00&tenant_id=acme", "/api/v1/approvals/x%00",
+            "/api/v1/approvals?tenant=a%00", "/api/v1/audit/logs?tenant_id=a%00",
+            "/api/v1/notifications/dead-letters?tenant=a%00", "/schema-registry/subjects/a%00-value/versions"]
+
+
+@pytest.mark.parametrize("url", NUL_URLS)
+def test_a_nul_in_any_path_or_query_parameter_is_a_422_with_a_code(api, url):
+    """Postgres text cannot hold U+0000: such an id must be refused before it reaches a query (it was a 500)."""
+    answer = api.get(url)
+    assert answer.status_code == 422 and answer.json()["code"] == "nul_character", answer.text
