@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from acgs.metrics import COMMANDS_REFUSED, HTTP_LATENCY, HTTP_REQUESTS
 from acgs.runtime import freeze_startup_objects
@@ -56,11 +57,13 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "1"} if exc.status_code == 503 else None
         return error(exc.status_code, exc.code, exc.message, headers=headers, **exc.details)
 
-    @app.exception_handler(HTTPException)
-    async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's class, not FastAPI's subclass: the router's own 404 (no such path) and 405 get a code too.
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict) and "code" in exc.detail:
-            return JSONResponse(exc.detail, status_code=exc.status_code)
-        return error(exc.status_code, "http_error", str(exc.detail))
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
     # A dependency that is down is not a bug of ours nor the client's: 503 with a code, and try again.
     async def on_postgres_down(_: Request, exc: Exception) -> JSONResponse:

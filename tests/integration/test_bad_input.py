@@ -73,3 +73,11 @@ def test_a_nul_in_any_path_or_query_parameter_is_a_422_with_a_code(api, url):
     """Postgres text cannot hold U+0000: such an id must be refused before it reaches a query (it was a 500)."""
     answer = api.get(url)
     assert answer.status_code == 422 and answer.json()["code"] == "nul_character", answer.text
+
+
+def test_an_unknown_path_or_method_is_a_4xx_with_a_code(api):
+    missing = api.get("/api/v1/no-such-route")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong = api.delete("/api/v1/agents", params={"tenant_id": "acme"})
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    assert "GET" in wrong.headers["allow"]
