@@ -129,16 +129,19 @@ class ConstitutionalGate:
             return [self._violation(raw, record, violation)]
         now, headers = now_ms(), self._headers(raw, record)
         check = _accepted_check(record, agent, None, now)
-        registered = {
-            "event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"registered\x00{record['command_id']}"),
-            "command_id": record["command_id"], "tenant_id": tenant, "agent_id": agent,
-            "registered_at": now, "via": "registration",
-            "first_binding": binding is not None and binding.command_id == record["command_id"],
-        }
-        return [Output(CONSTITUTIONAL_EVENTS, record["command_id"].encode(),
+        command_id = record["command_id"]
+        return [Output(CONSTITUTIONAL_EVENTS, command_id.encode(),
                        self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
-                Output(AGENT_REGISTRATIONS, agent.encode(), self.codec.encode(AGENT_REGISTRATIONS, registered),
-                       headers)]
+                self._agent_registered(f"registered\x00{command_id}", command_id, tenant, agent, now, "registration",
+                                       binding is not None and binding.command_id == command_id, headers)]
+
+    def _agent_registered(self, event_key: str, command_id: str, tenant: str, agent: str, now: int, via: str,
+                          first_binding: bool, headers: list[tuple[str, bytes]]) -> Output:
+        """The ``agent.registrations`` record binding ``agent`` to ``tenant``; its id derives from ``event_key``."""
+        event = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, event_key), "command_id": command_id,
+                 "tenant_id": tenant, "agent_id": agent, "registered_at": now, "via": via,
+                 "first_binding": first_binding}
+        return Output(AGENT_REGISTRATIONS, agent.encode(), self.codec.encode(AGENT_REGISTRATIONS, event), headers)
 
     def _bound_by_message(self, record: dict, bindings: dict[str, Binding], now: int,
                           headers: list[tuple[str, bytes]]) -> list[Output]:
@@ -146,17 +149,10 @@ class ConstitutionalGate:
         binding's command, not from whether the agent was new just now, so a redelivered message announces
         its bindings again (same event ids) and a crash between binding and publishing loses none."""
         command_id = record["command_id"]
-        outputs = []
-        for agent in dict.fromkeys((record["from_agent"], record["to_agent"])):
-            binding = bindings.get(agent)
-            if binding is None or binding.command_id != command_id:
-                continue
-            event = {"event_id": derived_id(IDEMPOTENCY_NAMESPACE, f"bound\x00{command_id}\x00{agent}"),
-                     "command_id": command_id, "tenant_id": binding.tenant_id, "agent_id": agent,
-                     "registered_at": now, "via": "first_message", "first_binding": True}
-            outputs.append(Output(AGENT_REGISTRATIONS, agent.encode(),
-                                  self.codec.encode(AGENT_REGISTRATIONS, event), headers))
-        return outputs
+        return [self._agent_registered(f"bound\x00{command_id}\x00{agent}", command_id, binding.tenant_id, agent, now,
+                                       "first_message", True, headers)
+                for agent in dict.fromkeys((record["from_agent"], record["to_agent"]))
+                if (binding := bindings.get(agent)) is not None and binding.command_id == command_id]
 
     def _malformed(self, raw: RawRecord, record: dict, violation: rules.Violation) -> list[Output]:
         """A record breaking a field rule: a dead letter, and a violation event if it names a usable command."""

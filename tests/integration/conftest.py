@@ -8,9 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, TopicPartition
-
-from infra.kafka_probe import end_offsets
+from confluent_kafka import Consumer
 
 from schemas.codec import AvroCodec
 
@@ -58,30 +56,6 @@ def read_topic(bootstrap: str, topic: str, match: Callable[[object], bool], want
             msg = consumer.poll(0.2)
             if msg is not None and msg.error() is None and match(msg):
                 found.append(msg)
-    finally:
-        consumer.close()
-    return found
-
-
-def read_to_end(bootstrap: str, topic: str, match: Callable[[object], bool], timeout_s: float = 20.0) -> list:
-    """Every message of ``topic`` satisfying ``match``, up to the end offsets of the moment of the call: a
-    check that something was *not* written, without waiting out a deadline."""
-    ends = {p: end for p, end in end_offsets(bootstrap, topic).items() if end > 0}
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"),
-                         "enable.auto.commit": False, "log_level": 0})
-    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-    found = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while ends:
-            assert time.monotonic() < deadline, f"{topic} not read to its end within {timeout_s}s"
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error() is not None:
-                continue
-            if match(msg):
-                found.append(msg)
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
     finally:
         consumer.close()
     return found
