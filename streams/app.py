@@ -12,9 +12,7 @@ import asyncio
 import logging
 
 import faust
-import psycopg
 import redis.asyncio as aioredis
-import redis.exceptions
 
 from acgs.runtime import freeze_startup_objects
 from acgs.settings import Settings, get_settings
@@ -25,7 +23,7 @@ from projections.runner import DeadLetters
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
 from streams.exceptions import PublishError
-from streams.gate import PROCESSOR, ConstitutionalGate, Output, RawRecord
+from streams.gate import PROCESSOR, ConstitutionalGate, Output, RawRecord, decide
 from streams.governance.learner import Learner
 from streams.governance.model_store import PostgresModelStore
 from streams.governance.outcome_feed import OutcomeFeed
@@ -118,13 +116,9 @@ def create_app(settings: Settings) -> faust.App:
         await learner.ready()
         async for events in stream.take_events(GATE_BATCH, within=GATE_BATCH_WAIT_S):
             seen[0] += len(events)
-            outputs = []
-            for event in events:
-                message = event.message
-                raw = RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
-                                list(message.headers or []))
-                outputs.extend(await _process(gate, raw))
-            await _publish(publisher, outputs)
+            raws = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers or []))
+                    for m in (event.message for event in events)]
+            await _publish(publisher, [output for outputs in await decide(gate, raws) for output in outputs])
 
     return app
 
@@ -140,23 +134,6 @@ async def _publish(publisher: AsyncBatchPublisher, outputs: list) -> None:
             log.warning("gate outputs not acknowledged, retrying in %.1fs: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-async def _process(gate: ConstitutionalGate, raw: RawRecord) -> list:
-    """Run the gate; retry infrastructure errors (never lose a record), dead-letter everything else."""
-    delay = 0.1
-    while True:
-        try:
-            return await gate.process(raw)
-        except (psycopg.OperationalError, redis.exceptions.ConnectionError) as exc:
-            # Postgres/Redis down is not the record's fault: hold the partition and retry.
-            log.warning("infrastructure error on %s/%s/%s, retrying in %.1fs: %s",
-                        raw.topic, raw.partition, raw.offset, delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its partition
-            log.exception("gate failed on %s/%s/%s", raw.topic, raw.partition, raw.offset)
-            return [gate.dead_letter(raw, "processor_error", f"{type(exc).__name__}: {exc}")]
 
 
 app = create_app(get_settings())

@@ -8,6 +8,7 @@ is the one whose ``AgentRegistered`` event announces the binding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
 import psycopg
@@ -27,6 +28,24 @@ CREATE INDEX IF NOT EXISTS agent_tenants_by_tenant ON agent_tenants (tenant_id, 
 """
 
 
+# Binds the agents of unnest(...) not yet bound, and answers every one of them with its binding: the rows
+# this statement inserted, and the rows that were already there (visible in the statement's snapshot).
+BIND = """
+WITH wanted (agent_id, tenant_id, first_seen_command) AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+), inserted AS (
+    INSERT INTO agent_tenants (agent_id, tenant_id, first_seen_command)
+    SELECT agent_id, tenant_id, first_seen_command FROM wanted ORDER BY agent_id
+    ON CONFLICT (agent_id) DO NOTHING
+    RETURNING agent_id, tenant_id, first_seen_command
+)
+SELECT agent_id, tenant_id, first_seen_command FROM inserted
+UNION ALL
+SELECT t.agent_id, t.tenant_id, t.first_seen_command FROM agent_tenants t JOIN wanted w USING (agent_id)
+WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.agent_id = t.agent_id)
+"""
+
+
 class Binding(NamedTuple):
     tenant_id: str
     command_id: str  # the command that bound the agent (a registration, or the first message naming it)
@@ -36,8 +55,9 @@ class AgentDirectory(Protocol):
     async def bindings_of(self, agents: list[str]) -> dict[str, Binding]:
         """The bindings of those of ``agents`` that are bound."""
 
-    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
-        """Bind each of ``agents`` not yet bound to ``tenant_id`` by ``command_id``; their bindings after it."""
+    async def bind(self, wanted: Mapping[str, Binding]) -> dict[str, Binding]:
+        """Bind each agent of ``wanted`` that is not yet bound as ``wanted`` says; the bindings of all of
+        them after it (another worker's where it bound one first)."""
 
 
 class MemoryAgentDirectory:
@@ -45,18 +65,21 @@ class MemoryAgentDirectory:
 
     def __init__(self) -> None:
         self.bindings: dict[str, Binding] = {}
+        self.round_trips = 0  # lookups and writes, as the Postgres directory would make them
 
     @property
     def tenants(self) -> dict[str, str]:
         return {agent: b.tenant_id for agent, b in self.bindings.items()}
 
     async def bindings_of(self, agents: list[str]) -> dict[str, Binding]:
+        self.round_trips += 1
         return {a: self.bindings[a] for a in agents if a in self.bindings}
 
-    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
-        for agent in agents:
-            self.bindings.setdefault(agent, Binding(tenant_id, command_id))
-        return await self.bindings_of(agents)
+    async def bind(self, wanted: Mapping[str, Binding]) -> dict[str, Binding]:
+        self.round_trips += 1
+        for agent, binding in wanted.items():
+            self.bindings.setdefault(agent, binding)
+        return {a: self.bindings[a] for a in wanted}
 
 
 class PostgresAgentDirectory:
@@ -83,19 +106,29 @@ class PostgresAgentDirectory:
                 await self._redis.hset(AGENT_TENANTS_KEY, mapping={agent: tenant for agent, tenant, _ in rows})
         return {a: self._cache[a] for a in agents if a in self._cache}
 
-    async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
+    async def bind(self, wanted: Mapping[str, Binding]) -> dict[str, Binding]:
+        """One statement for all of ``wanted`` (in agent order, so two workers binding overlapping sets take
+        their row locks in the same order), then one Redis round trip for the mirror and the notification."""
+        if not wanted:
+            return {}
+        agents = sorted(wanted)
         conn = await self._connection()
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO agent_tenants (agent_id, tenant_id, first_seen_command) VALUES (%s, %s, %s) "
-                "ON CONFLICT (agent_id) DO NOTHING", [(a, tenant_id, command_id) for a in agents])
-        for agent in agents:
-            self._cache.pop(agent, None)
-        known = await self.bindings_of(agents)
-        if self._redis is not None and known:
-            await self._redis.hset(AGENT_TENANTS_KEY, mapping={a: b.tenant_id for a, b in known.items()})
-            await self._redis.publish(NOTIFY_CHANNEL, orjson.dumps({"a": list(known)}))
-        return known
+        rows = await (await conn.execute(BIND, (agents, [wanted[a].tenant_id for a in agents],
+                                                [wanted[a].command_id for a in agents]))).fetchall()
+        bound = {agent: Binding(tenant, command) for agent, tenant, command in rows}
+        late = [a for a in agents if a not in bound]
+        if late:
+            # Bound by another worker that committed after this statement's snapshot was taken: its INSERT
+            # skipped them and its SELECT could not see them yet. A new statement does.
+            self._cache.update(bound)
+            bound.update(await self.bindings_of(late))
+        self._cache.update(bound)
+        if self._redis is not None and bound:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(AGENT_TENANTS_KEY, mapping={a: b.tenant_id for a, b in bound.items()})
+                pipe.publish(NOTIFY_CHANNEL, orjson.dumps({"a": list(bound)}))
+                await pipe.execute()
+        return bound
 
     async def close(self) -> None:
         if self._conn is not None:

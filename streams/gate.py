@@ -1,4 +1,4 @@
-"""The constitutional gate: decides, for one raw record of ``acgs.commands``, what the log learns from it.
+"""The constitutional gate: decides, for each raw record of ``acgs.commands``, what the log learns from it.
 
 Framework-free: faust wiring lives in ``streams/app.py``. Every output id is derived from the command id
 (or the source offset, for dead letters), so processing a record twice yields identical events: at-least-once
@@ -7,7 +7,12 @@ delivery from Kafka becomes idempotent effects downstream.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
+
+import psycopg
+import redis.exceptions
 
 from commands import rules
 from commands.ids import derived_id
@@ -20,6 +25,8 @@ from streams.directory import AgentDirectory, Binding
 from streams.governance.stage import GovernanceStage
 
 PROCESSOR = "constitutional-gate"
+
+log = logging.getLogger("acgs.streams.gate")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,39 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> bytes:
         if key == name:
             return value or b""
     return b""
+
+
+class _View:
+    """The directory as one batch sees it: the bindings it found, plus those its own records make, in order."""
+
+    def __init__(self, known: dict[str, Binding]) -> None:
+        self.known = known
+        self.new: dict[str, Binding] = {}  # to write to the directory before any output is published
+
+    def of(self, agents: tuple[str, ...] | list[str]) -> dict[str, Binding]:
+        return {a: self.known[a] for a in agents if a in self.known}
+
+    def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
+        for agent in agents:
+            if agent not in self.known:
+                self.known[agent] = self.new[agent] = Binding(tenant_id, command_id)
+        return self.of(agents)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A record the directory-free rules let through: its tenant rule waits for the batch's view."""
+    raw: RawRecord
+    record: dict
+    agents: tuple[str, ...]
+    registration: bool
+
+
+@dataclass(frozen=True)
+class _Decided:
+    pending: _Pending
+    violation: rules.Violation | None
+    bindings: dict[str, Binding]
 
 
 def _tenant(bindings: dict[str, Binding], agent: str) -> str | None:
@@ -74,66 +114,116 @@ class ConstitutionalGate:
                                          codec.registry.by_subject[f"{COMMANDS}-{REGISTER_AGENT}"]}
 
     async def process(self, raw: RawRecord) -> list[Output]:
+        return (await self.process_batch([raw]))[0]
+
+    async def process_batch(self, raws: list[RawRecord]) -> list[list[Output]]:
+        """The outputs of each of ``raws``, decided in order as if one after the other.
+
+        The directory is asked once for every agent the batch names and written once for every agent it binds
+        (a burst of new agents costs two round trips, not several per command). Should another worker have
+        bound one of them first, the batch is decided again on what the directory then holds: bindings never
+        change once made, so that second pass binds nothing new and agrees with a record-by-record run."""
+        steps = [self._checked(raw) for raw in raws]
+        agents = sorted({a for step in steps if isinstance(step, _Pending) for a in step.agents})
+        for _ in range(3):
+            view = _View(await self.directory.bindings_of(agents) if agents else {})
+            decided = [self._decided(step, view) if isinstance(step, _Pending) else step for step in steps]
+            if not view.new:
+                break
+            bound = await self.directory.bind(view.new)
+            if all(bound.get(agent) == binding for agent, binding in view.new.items()):
+                break
+        else:  # pragma: no cover - the second pass binds nothing, so the loop ends by then
+            raise RuntimeError("agent bindings kept changing under the gate")
+        return [self._emitted(step) for step in decided]
+
+    def _checked(self, raw: RawRecord) -> list[Output] | _Pending:
+        """The rules that need no directory: outputs when they settle the record, else what it asks for."""
         try:
-            schema, record = self.codec.decode(raw.value)
-        except CodecError as exc:
-            return [self.dead_letter(raw, exc.code, str(exc))]
-        if schema.schema_id not in self._command_schema_ids:
-            if schema.schema_id in self._registration_schema_ids:
-                return await self._register(raw, record)
-            return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
-        violation = rules.check_message_fields(record, self.max_content_bytes)
-        if violation is not None:
-            return self._malformed(raw, record, violation)
-        record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
-        record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
-        violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
-        bindings: dict[str, Binding] = {}
-        if violation is None:
-            violation, bindings = await self._check_tenancy(record)
-        if violation is not None:
-            # Bindings here only if another worker bound one of the agents elsewhere while this one bound the
-            # other: the directory keeps that binding, so the log announces it too.
-            return [self._violation(raw, record, violation),
-                    *self._bound_by_message(record, bindings, now_ms(), self._headers(raw, record))]
-        return self._accepted(raw, record, bindings)
+            try:
+                schema, record = self.codec.decode(raw.value)
+            except CodecError as exc:
+                return [self.dead_letter(raw, exc.code, str(exc))]
+            if schema.schema_id not in self._command_schema_ids:
+                if schema.schema_id in self._registration_schema_ids:
+                    return self._registration_checked(raw, record)
+                return [self.dead_letter(raw, "unexpected_schema", f"{schema.full_name} is not a command")]
+            violation = rules.check_message_fields(record, self.max_content_bytes)
+            if violation is not None:
+                return self._malformed(raw, record, violation)
+            record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
+            record["priority"] = rules.PRIORITY_ALIASES.get(record["priority"], record["priority"])
+            violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
+            if violation is not None:
+                return [self._violation(raw, record, violation)]
+            return _Pending(raw, record, (record["from_agent"], record["to_agent"]), registration=False)
+        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its batch
+            return [self._processor_error(raw, exc)]
 
-    async def _check_tenancy(self, record: dict) -> tuple[rules.Violation | None, dict[str, Binding]]:
-        """The tenant rule, binding agents seen for the first time (unless registration is required)."""
-        sender, recipient = agents = [record["from_agent"], record["to_agent"]]
-        known = await self.directory.bindings_of(agents)
-        tenant = record["tenant_id"]
-        violation = rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient))
-        if violation is not None or len(known) == len(set(agents)):
-            return violation, known
-        if self.require_registration:
-            return rules.unregistered(sorted({a for a in agents if a not in known})), known
-        known = await self.directory.bind(tenant, [a for a in agents if a not in known], record["command_id"])
-        return rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient)), known
-
-    async def _register(self, raw: RawRecord, record: dict) -> list[Output]:
+    def _registration_checked(self, raw: RawRecord, record: dict) -> list[Output] | _Pending:
         """A RegisterAgent command: the same schema and hash rules as a message, then first binding wins."""
         violation = rules.check_registration_fields(record)
         if violation is not None:
             return self._malformed(raw, record, violation)
-        tenant, agent = rules.normalize_tenant_id(record["tenant_id"]), record["agent_id"]
-        record["tenant_id"] = tenant
+        record["tenant_id"] = rules.normalize_tenant_id(record["tenant_id"])
         violation = rules.check_constitutional_hash(record.get("constitutional_hash"), self.constitutional_hash)
-        binding = None
-        if violation is None:
-            binding = (await self.directory.bindings_of([agent])).get(agent)
-            if binding is None:
-                binding = (await self.directory.bind(tenant, [agent], record["command_id"])).get(agent)
-            violation = rules.check_registration(tenant, binding.tenant_id if binding else None)
         if violation is not None:
             return [self._violation(raw, record, violation)]
+        return _Pending(raw, record, (record["agent_id"],), registration=True)
+
+    def _decided(self, step: _Pending, view: _View) -> _Decided | list[Output]:
+        """The tenant rule on the batch's view of the directory, binding agents seen for the first time
+        (a registration always; a message unless registration is required)."""
+        try:
+            record, tenant = step.record, step.record["tenant_id"]
+            if step.registration:
+                agent = step.agents[0]
+                known = view.bind(tenant, [agent], record["command_id"])
+                return _Decided(step, rules.check_registration(tenant, _tenant(known, agent)), known)
+            sender, recipient = step.agents
+            known = view.of(step.agents)
+            violation = rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient))
+            unknown = [a for a in dict.fromkeys(step.agents) if a not in known]
+            if violation is not None or not unknown:
+                return _Decided(step, violation, known)
+            if self.require_registration:
+                return _Decided(step, rules.unregistered(sorted(unknown)), known)
+            known = view.bind(tenant, unknown, record["command_id"])
+            return _Decided(step, rules.check_tenancy(tenant, _tenant(known, sender), _tenant(known, recipient)),
+                            known)
+        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its batch
+            return [self._processor_error(step.raw, exc)]
+
+    def _emitted(self, step: _Decided | list[Output]) -> list[Output]:
+        if not isinstance(step, _Decided):
+            return step
+        raw, record, bindings = step.pending.raw, step.pending.record, step.bindings
+        try:
+            if step.pending.registration:
+                if step.violation is not None:
+                    return [self._violation(raw, record, step.violation)]
+                return self._registered(raw, record, bindings[record["agent_id"]])
+            if step.violation is not None:
+                # Bindings here if this message bound one of its agents and another worker bound the other
+                # elsewhere: the directory keeps that binding, so the log announces it too.
+                return [self._violation(raw, record, step.violation),
+                        *self._bound_by_message(record, bindings, now_ms(), self._headers(raw, record))]
+            return self._accepted(raw, record, bindings)
+        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its batch
+            return [self._processor_error(raw, exc)]
+
+    def _processor_error(self, raw: RawRecord, exc: Exception) -> Output:
+        log.exception("gate failed on %s/%s/%s", raw.topic, raw.partition, raw.offset)
+        return self.dead_letter(raw, "processor_error", f"{type(exc).__name__}: {exc}")
+
+    def _registered(self, raw: RawRecord, record: dict, binding: Binding) -> list[Output]:
         now, headers = now_ms(), self._headers(raw, record)
+        command_id, tenant, agent = record["command_id"], record["tenant_id"], record["agent_id"]
         check = _accepted_check(record, agent, None, now)
-        command_id = record["command_id"]
         return [Output(CONSTITUTIONAL_EVENTS, command_id.encode(),
                        self.codec.encode(CONSTITUTIONAL_EVENTS, check), headers),
                 self._agent_registered(f"registered\x00{command_id}", command_id, tenant, agent, now, "registration",
-                                       binding is not None and binding.command_id == command_id, headers)]
+                                       binding.command_id == command_id, headers)]
 
     def _agent_registered(self, event_key: str, command_id: str, tenant: str, agent: str, now: int, via: str,
                           first_binding: bool, headers: list[tuple[str, bytes]]) -> Output:
@@ -225,3 +315,27 @@ class ConstitutionalGate:
                    ("causation_id", f"{raw.topic}/{raw.partition}/{raw.offset}".encode()),
                    ("tenant_id", _header(raw.headers, "tenant_id"))]
         return Output(DLQ, raw.key or b"", codec.encode(DLQ, event), headers)
+
+
+async def decide(gate: ConstitutionalGate, raws: list[RawRecord]) -> list[list[Output]]:
+    """Run the gate on a batch; retry infrastructure errors (never lose a record), dead-letter everything else.
+
+    The gate turns a record's own failures into its dead letter; an error it lets out of a batch (the
+    directory refusing one of the batch's agents, say) is retried record by record, so only that record's
+    dead letter is left."""
+    delay = 0.1
+    while True:
+        try:
+            return await gate.process_batch(raws)
+        except (psycopg.OperationalError, redis.exceptions.ConnectionError) as exc:
+            # Postgres/Redis down is not the records' fault: hold the partition and retry.
+            log.warning("infrastructure error on a batch of %d records from %s/%s/%s, retrying in %.1fs: %s",
+                        len(raws), raws[0].topic, raws[0].partition, raws[0].offset, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        except Exception as exc:  # noqa: BLE001 - a poison record must never stall its partition
+            if len(raws) == 1:
+                log.exception("gate failed on %s/%s/%s", raws[0].topic, raws[0].partition, raws[0].offset)
+                return [[gate.dead_letter(raws[0], "processor_error", f"{type(exc).__name__}: {exc}")]]
+            log.exception("gate failed on a batch of %d records; deciding them one by one", len(raws))
+            return [(await decide(gate, [raw]))[0] for raw in raws]

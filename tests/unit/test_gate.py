@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 from schemas.codec import AvroCodec
 from streams.directory import Binding, MemoryAgentDirectory
@@ -108,9 +109,9 @@ def test_a_binding_made_by_a_message_that_lost_a_race_is_still_announced():
     the message is refused, yet the sender it bound stays bound, so the log says so."""
 
     class Racing(MemoryAgentDirectory):
-        async def bind(self, tenant_id: str, agents: list[str], command_id: str) -> dict[str, Binding]:
+        async def bind(self, wanted: Mapping[str, Binding]) -> dict[str, Binding]:
             self.bindings.setdefault("b", Binding("globex", "other-worker-cmd"))
-            return await super().bind(tenant_id, agents, command_id)
+            return await super().bind(wanted)
 
     directory = Racing()
     outs = _run(_gate(directory), _raw(AvroCodec().encode("acgs.commands", _command())))
