@@ -15,6 +15,7 @@ from projections.rebuild import rebuild
 from infra.kafka_probe import end_offsets, group_lag, read_between
 from schemas.codec import AvroCodec
 from tests.integration.conftest import message, projection_rows, projections_caught_up, unique, wait_until
+from tests.integration.test_stream_poison import _dead_letter, _produce, _unlearnable_outcome
 
 
 async def _burst(base_url: str, bodies: list[dict]) -> list[int]:
@@ -110,6 +111,11 @@ def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
     agents = {b["from_agent"] for b in bodies} | {b["to_agent"] for b in bodies}
     assert {e["agent_id"] for e in bound} == agents and len({e["event_id"] for e in bound}) == len(agents) == 70
     assert all(e["via"] == "first_message" and e["first_binding"] for e in bound)
+    # The restarted gate's impact learner (its own consumer group) is consuming again too: it did not wait for
+    # the killed member's session to run out (librdkafka's default was 45 s, longer than this whole test).
+    poison = _unlearnable_outcome()
+    _produce(settings.kafka_bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
+    assert _dead_letter(settings.kafka_bootstrap, poison.key, "impact-learner")["error_code"] == "invalid_outcome"
 
 
 def test_a_rebuilt_read_model_equals_the_live_one_and_is_swapped_in_while_serving(platform, api):

@@ -6,6 +6,7 @@ Each record here is written straight to a topic, as any producer could: the gate
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from confluent_kafka import Producer
 
@@ -30,6 +31,21 @@ def _command(command_id: str, tenant: str, sender: str) -> bytes:
         "to_agent": unique("b"), "message_type": "command", "priority": "normal", "content": "direct",
         "payload_json": None, "constitutional_hash": HASH, "conversation_id": None, "idempotency_key": None,
         "correlation_id": unique("corr"), "issued_at": 1})
+
+
+class Record(NamedTuple):
+    key: bytes
+    value: bytes
+
+
+def _unlearnable_outcome() -> Record:
+    """A human outcome on ``governance.decisions`` whose features are not JSON: the learner dead-letters it."""
+    command_id = str(uuid.uuid4())
+    outcome = {"event_id": unique("ev"), "kind": "outcome", "command_id": command_id, "tenant_id": "acme",
+               "message_type": "command", "impact_score": 0.9, "threshold": 0.8, "route": "deliberation",
+               "model_version": 0, "explanation": [], "decided_at": 1, "approval_id": str(uuid.uuid4()),
+               "outcome": "approved", "outcome_reason": None, "features_json": "{not json"}
+    return Record(command_id.encode(), AvroCodec().encode("governance.decisions", outcome))
 
 
 def _dead_letter(bootstrap: str, key: bytes, processor: str) -> dict:
@@ -76,15 +92,9 @@ def test_a_record_of_another_schema_on_approval_commands_is_dead_lettered_and_ap
 
 def test_an_outcome_the_model_cannot_learn_from_is_dead_lettered_and_the_learner_moves_on(platform):
     bootstrap = platform.settings.kafka_bootstrap
-    command_id = str(uuid.uuid4())
-    outcome = {"event_id": unique("ev"), "kind": "outcome", "command_id": command_id, "tenant_id": "acme",
-               "message_type": "command", "impact_score": 0.9, "threshold": 0.8, "route": "deliberation",
-               "model_version": 0, "explanation": [], "decided_at": 1, "approval_id": str(uuid.uuid4()),
-               "outcome": "approved", "outcome_reason": None, "features_json": "{not json"}
-    key = command_id.encode()
-    _produce(bootstrap, "governance.decisions", key, AvroCodec().encode("governance.decisions", outcome),
-             [("kind", b"outcome")])
-    dead = _dead_letter(bootstrap, key, "impact-learner")
+    poison = _unlearnable_outcome()
+    _produce(bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
+    dead = _dead_letter(bootstrap, poison.key, "impact-learner")
     assert dead["error_code"] == "invalid_outcome" and "not JSON" in dead["error"]
     # The learner's consumer moves past the record instead of retrying it forever.
     wait_until(lambda: group_lag(bootstrap, "acgs-impact-learner", "governance.decisions") == 0, 30,
