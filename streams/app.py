@@ -19,6 +19,7 @@ from acgs.settings import Settings, get_settings
 from schemas.codec import AvroCodec
 from schemas.topics import COMMANDS, PRODUCER_MAX_BYTES
 from streams import faust_transport
+from projections.consuming import SESSION_TIMEOUT_MS
 from projections.runner import DeadLetters
 from streams.batch_publisher import AsyncBatchPublisher
 from streams.directory import PostgresAgentDirectory
@@ -37,7 +38,7 @@ GATE_BATCH = 500
 GATE_BATCH_WAIT_S = 0.005
 # How stale the consumer's view of the topics may get (see create_app).
 CONSUMER_METADATA_MAX_AGE_MS = 5_000
-GATE_SESSION_TIMEOUT_S = 15.0
+GATE_SESSION_TIMEOUT_S = SESSION_TIMEOUT_MS / 1000  # the same as every librdkafka consumer of the platform
 # How often the gate's fetch settings follow its input rate (streams/faust_transport.py, fetch_for_rate).
 FETCH_CHECK_S = 0.5
 
