@@ -29,7 +29,8 @@ CREATE INDEX IF NOT EXISTS agent_tenants_by_tenant ON agent_tenants (tenant_id, 
 
 
 # Binds the agents of unnest(...) not yet bound, and answers every one of them with its binding: the rows
-# this statement inserted, and the rows that were already there (visible in the statement's snapshot).
+# this statement inserted, and the rows that were already there. The outer SELECT reads the snapshot the
+# statement started with, so it never sees the rows ``inserted`` adds: no agent is answered twice.
 BIND = """
 WITH wanted (agent_id, tenant_id, first_seen_command) AS (
     SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
@@ -42,7 +43,6 @@ WITH wanted (agent_id, tenant_id, first_seen_command) AS (
 SELECT agent_id, tenant_id, first_seen_command FROM inserted
 UNION ALL
 SELECT t.agent_id, t.tenant_id, t.first_seen_command FROM agent_tenants t JOIN wanted w USING (agent_id)
-WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.agent_id = t.agent_id)
 """
 
 
@@ -120,7 +120,6 @@ class PostgresAgentDirectory:
         if late:
             # Bound by another worker that committed after this statement's snapshot was taken: its INSERT
             # skipped them and its SELECT could not see them yet. A new statement does.
-            self._cache.update(bound)
             bound.update(await self.bindings_of(late))
         self._cache.update(bound)
         if self._redis is not None and bound:

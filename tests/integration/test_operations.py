@@ -15,7 +15,7 @@ from projections.rebuild import rebuild
 from infra.kafka_probe import end_offsets, group_lag, read_between
 from schemas.codec import AvroCodec
 from tests.integration.conftest import message, projection_rows, projections_caught_up, unique, wait_until
-from tests.integration.test_stream_poison import _dead_letter, _produce, _unlearnable_outcome
+from tests.integration.poison_support import dead_letter, produce, unlearnable_outcome
 
 
 async def _burst(base_url: str, bodies: list[dict]) -> list[int]:
@@ -113,9 +113,9 @@ def test_sigkill_of_the_gate_mid_burst_delivers_every_command_once(platform):
     assert all(e["via"] == "first_message" and e["first_binding"] for e in bound)
     # The restarted gate's impact learner (its own consumer group) is consuming again too: it did not wait for
     # the killed member's session to run out (librdkafka's default was 45 s, longer than this whole test).
-    poison = _unlearnable_outcome()
-    _produce(settings.kafka_bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
-    assert _dead_letter(settings.kafka_bootstrap, poison.key, "impact-learner")["error_code"] == "invalid_outcome"
+    poison = unlearnable_outcome()
+    produce(settings.kafka_bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
+    assert dead_letter(settings.kafka_bootstrap, poison.key, "impact-learner")["error_code"] == "invalid_outcome"
 
 
 def test_a_rebuilt_read_model_equals_the_live_one_and_is_swapped_in_while_serving(platform, api):

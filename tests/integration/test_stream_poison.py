@@ -6,9 +6,6 @@ Each record here is written straight to a topic, as any producer could: the gate
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
-
-from confluent_kafka import Producer
 
 from commands.intake import check_event_id
 from infra.kafka_probe import group_lag
@@ -16,13 +13,7 @@ from schemas.codec import AvroCodec
 from tests.integration.audit_support import logged, wait_for_leaves
 from tests.integration.conftest import HASH, decoded, read_topic, unique, wait_until
 from tests.integration.governance_support import approval, approval_status
-
-
-def _produce(bootstrap: str, topic: str, key: bytes, value: bytes,
-             headers: list[tuple[str, bytes]] | None = None) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(topic, key=key, value=value, headers=headers or [])
-    assert producer.flush(10) == 0
+from tests.integration.poison_support import dead_letter, produce, unlearnable_outcome
 
 
 def _command(command_id: str, tenant: str, sender: str) -> bytes:
@@ -33,35 +24,13 @@ def _command(command_id: str, tenant: str, sender: str) -> bytes:
         "correlation_id": unique("corr"), "issued_at": 1})
 
 
-class Record(NamedTuple):
-    key: bytes
-    value: bytes
-
-
-def _unlearnable_outcome() -> Record:
-    """A human outcome on ``governance.decisions`` whose features are not JSON: the learner dead-letters it."""
-    command_id = str(uuid.uuid4())
-    outcome = {"event_id": unique("ev"), "kind": "outcome", "command_id": command_id, "tenant_id": "acme",
-               "message_type": "command", "impact_score": 0.9, "threshold": 0.8, "route": "deliberation",
-               "model_version": 0, "explanation": [], "decided_at": 1, "approval_id": str(uuid.uuid4()),
-               "outcome": "approved", "outcome_reason": None, "features_json": "{not json"}
-    return Record(command_id.encode(), AvroCodec().encode("governance.decisions", outcome))
-
-
-def _dead_letter(bootstrap: str, key: bytes, processor: str) -> dict:
-    found = read_topic(bootstrap, "acgs.dlq", lambda m: m.key() == key and dict(m.headers())["processor"]
-                       == processor.encode())
-    assert found, f"no dead letter from {processor}"
-    return decoded(found[0])
-
-
 def test_commands_whose_fields_no_index_can_hold_are_refused_and_the_audit_log_keeps_growing(platform, api):
     bootstrap, dsn = platform.settings.kafka_bootstrap, platform.settings.postgres_dsn
     nul_tenant, long_tenant, long_id = str(uuid.uuid4()), str(uuid.uuid4()), "x" * 4000
     sender = unique("a")
     unnameable = _command(long_id, "acme", sender)
     for value in (_command(nul_tenant, "acme\x00", sender), _command(long_tenant, "t" * 5000, sender), unnameable):
-        _produce(bootstrap, "acgs.commands", sender.encode(), value)
+        produce(bootstrap, "acgs.commands", sender.encode(), value)
 
     for command_id, code in ((nul_tenant, "nul_character"), (long_tenant, "invalid_tenant_id")):
         status = api.get(f"/api/v1/commands/{command_id}", params={"wait_ms": 15000}).json()
@@ -82,8 +51,8 @@ def test_a_record_of_another_schema_on_approval_commands_is_dead_lettered_and_ap
     key = unique("approval").encode()
     event = {"event_id": unique("ev"), "approval_id": str(uuid.uuid4()), "version": 1, "type": "Created",
              "tenant_id": "acme", "body_json": "{}", "state_json": "{}", "recorded_at": 1}
-    _produce(bootstrap, "approval.commands", key, AvroCodec().encode("approval.events", event))
-    assert _dead_letter(bootstrap, key, "approval-writer")["error_code"] == "unexpected_schema"
+    produce(bootstrap, "approval.commands", key, AvroCodec().encode("approval.events", event))
+    assert dead_letter(bootstrap, key, "approval-writer")["error_code"] == "unexpected_schema"
     approval_id = approval(api, unique("tenant"), ["alice", "bob"], "quorum")
     # The status read model may answer 404 for a moment after the 201.
     assert wait_until(lambda: approval_status(api, approval_id) == "pending", 20, "approval projected")
@@ -92,9 +61,9 @@ def test_a_record_of_another_schema_on_approval_commands_is_dead_lettered_and_ap
 
 def test_an_outcome_the_model_cannot_learn_from_is_dead_lettered_and_the_learner_moves_on(platform):
     bootstrap = platform.settings.kafka_bootstrap
-    poison = _unlearnable_outcome()
-    _produce(bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
-    dead = _dead_letter(bootstrap, poison.key, "impact-learner")
+    poison = unlearnable_outcome()
+    produce(bootstrap, "governance.decisions", poison.key, poison.value, [("kind", b"outcome")])
+    dead = dead_letter(bootstrap, poison.key, "impact-learner")
     assert dead["error_code"] == "invalid_outcome" and "not JSON" in dead["error"]
     # The learner's consumer moves past the record instead of retrying it forever.
     wait_until(lambda: group_lag(bootstrap, "acgs-impact-learner", "governance.decisions") == 0, 30,
