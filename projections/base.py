@@ -115,15 +115,23 @@ def next_offsets(positions: list[tuple[str, int, int]]) -> dict[tuple[str, int],
 
 def store_offsets(cur: psycopg.Cursor, projection: str, nexts: dict[tuple[str, int], int]) -> None:
     """Record the next offset per partition, in one statement; offsets never move backwards."""
-    if not nexts:
+    store_all_offsets(cur, {projection: nexts})
+
+
+def store_all_offsets(cur: psycopg.Cursor, by_projection: dict[str, dict[tuple[str, int], int]]) -> None:
+    """``store_offsets`` for several projections at once, in one statement (one round trip per batch, not one
+    per projection)."""
+    rows = [(name, topic, partition, offset) for name, nexts in by_projection.items()
+            for (topic, partition), offset in nexts.items()]
+    if not rows:
         return
-    (topics, partitions), offsets = zip(*nexts.keys()), list(nexts.values())
+    names, topics, partitions, offsets = (list(column) for column in zip(*rows))
     cur.execute(
         "INSERT INTO projection_offsets (projection, topic, partition, next_offset) "
-        "SELECT %s, t, p, o FROM unnest(%b::text[], %b::int[], %b::bigint[]) AS n(t, p, o) "
+        "SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::bigint[]) "
         "ON CONFLICT (projection, topic, partition) DO UPDATE "
         "SET next_offset = GREATEST(projection_offsets.next_offset, EXCLUDED.next_offset)",
-        (projection, list(topics), list(partitions), offsets))
+        (names, topics, partitions, offsets))
 
 
 # Up to this many rows a batch is sent as arrays inside its INSERT (one round trip, no temporary table); above

@@ -2,7 +2,7 @@
 
 Commit steps, in order, per batch:
   1. every projection applies its share of the decoded events to its read model (idempotent SQL);
-  2. each stores its next offsets in ``projection_offsets`` — same transaction;
+  2. each stores its next offsets in ``projection_offsets`` (one statement for all) — same transaction;
   3. COMMIT;
   4. refresh the Redis hot cache and wake long-polls (a lost wake-up only delays a poller to its deadline);
   5. at most once a second, commit the offsets to Kafka too, asynchronously, for operators' lag tools
@@ -21,7 +21,7 @@ import redis
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from projections.base import (RECORD_ERRORS, Changes, Event, Projection, apply_each, load_offsets, next_offsets,
-                              store_offsets)
+                              store_all_offsets)
 from projections.consuming import FETCH_ON_ARRIVAL, decode_batch, make_consumer, poll_batch, positions
 from projections.notify import RedisNotifier
 from schemas.codec import AvroCodec
@@ -168,8 +168,7 @@ class ProjectionWorker:
                 changes = [projection.apply(cur, mine) for projection, mine, _ in work if mine]
             else:
                 changes = apply_each(cur, [(projection, mine) for projection, mine, _ in work if mine], reject)
-            for projection, _, nexts in work:
-                store_offsets(cur, projection.name, nexts)
+            store_all_offsets(cur, {projection.name: nexts for projection, _, nexts in work})
         return changes
 
 
