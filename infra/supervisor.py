@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -74,9 +75,12 @@ class Platform:
     def log_path(self, name: str):  # noqa: ANN201
         return self.settings.state_dir / "logs" / f"{name}.log"
 
-    def start_component(self, name: str) -> subprocess.Popen:
+    def start_component(self, name: str, code_dir: Path | None = None) -> subprocess.Popen:
+        """Start component ``name``; with ``code_dir``, from the code checked out there (``bench.ab``)."""
         env = {**self.settings.child_env(), **self.extra_env}
-        self.procs[name] = spawn([PYTHON, *COMPONENTS[name]], self.log_path(name), env=env)
+        if code_dir is not None:
+            env["PYTHONPATH"] = str(code_dir)
+        self.procs[name] = spawn([PYTHON, *COMPONENTS[name]], self.log_path(name), env=env, cwd=code_dir)
         return self.procs[name]
 
     def stop_component(self, name: str) -> None:

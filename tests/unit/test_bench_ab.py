@@ -1,0 +1,42 @@
+"""bench.ab's comparison: medians per variant over interleaved rounds, and CPU relative to the yardstick."""
+
+from __future__ import annotations
+
+import pytest
+
+from acgs.settings import REPO_ROOT
+from bench import ab
+
+
+def _run(variant: str, total: float, gate: float, gateway: float, read_p99: float) -> dict:
+    return {"variant": variant, "intake_p50_ms": 5.0, "intake_p99_ms": 10.0, "read_model_p50_ms": 20.0,
+            "read_model_p99_ms": read_p99,
+            "cpu_us_per_command": {"total": total, "worker gate": gate, "gateway": gateway}}
+
+
+def test_each_variant_gets_its_medians_and_cpu_relative_to_the_gateway_of_the_same_run():
+    runs = [_run("old", 1600, 400, 320, 60), _run("new", 1500, 300, 300, 50),
+            _run("old", 1400, 350, 280, 40), _run("new", 1650, 360, 330, 70),
+            _run("old", 2000, 500, 400, 90), _run("new", 1300, 270, 270, 45)]
+    summary = ab.summarize(runs, "worker gate")
+    assert list(summary) == ["old", "new"]
+    old, new = summary["old"], summary["new"]
+    assert old["rounds"] == new["rounds"] == 3
+    assert old["read_model_p99_ms"] == 60 and new["read_model_p99_ms"] == 50
+    assert old["cpu_worker gate_us"] == 400 and new["cpu_worker gate_us"] == 300
+    # old: 400/320 = 1.25, 350/280 = 1.25, 500/400 = 1.25; new: 1.0, 360/330 = 1.09, 1.0
+    assert old["cpu_worker gate_per_yardstick"] == pytest.approx(1.25)
+    assert new["cpu_worker gate_per_yardstick"] == pytest.approx(1.0)
+    assert old["cpu_total_per_yardstick"] == pytest.approx(5.0)
+    table = ab.report(summary, "worker gate")
+    assert "| old | 3 |" in table and "| 1.25 |" in table and "| new | 3 |" in table
+
+
+def test_the_working_tree_is_its_own_checkout_and_one_revision_is_refused():
+    assert ab.checkout(".") == REPO_ROOT
+    with pytest.raises(SystemExit):
+        ab.main(["--rev", "."])
+
+
+def test_the_gateway_is_not_swappable_it_is_the_yardstick():
+    assert "gateway" not in ab.SWAPPABLE and "gate" in ab.SWAPPABLE
