@@ -362,7 +362,12 @@ def test_a_topic_whose_configs_drifted_gets_its_contract_configs_again(bootstrap
         ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
     admin.incremental_alter_configs([resource])[resource].result(timeout=10)
 
+    def retention() -> str:
+        (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "acgs.dlq")]).values()
+        return future.result(timeout=10)["retention.ms"].value
+
+    # The broker applies an altered config to what it describes a moment after acknowledging the change: the
+    # drift has to be visible before ensure_topics can see it (otherwise this test would race the broker).
+    wait_until(lambda: retention() == "3600000", 10, "the drifted retention visible")
     assert ensure_topics(bootstrap, platform.settings.topic_partitions) == []  # nothing created
-    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "acgs.dlq")])
-    (future,) = described.values()
-    assert future.result(timeout=10)["retention.ms"].value == "-1"
+    wait_until(lambda: retention() == "-1", 10, "the contract retention restored")
