@@ -37,11 +37,12 @@ def _logging() -> None:
 def run() -> None:
     """Start everything locally (Kafka, Postgres, Redis, gateway, gate, projections); Ctrl-C stops it all."""
     from infra.exceptions import StackError
+    from infra.process import interrupt_on_sigterm
     from infra.supervisor import Platform
 
     settings = get_settings()
     platform = Platform(settings)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    interrupt_on_sigterm()
     # A shell starts background jobs with SIGINT ignored; Ctrl-C must stop the platform however it was started.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

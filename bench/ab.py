@@ -25,7 +25,7 @@ from pathlib import Path
 from acgs.settings import REPO_ROOT
 from bench.loadgen import openloop_binary, wrk
 from bench.run import RESULTS, _drained, bench_settings, fixed_rate
-from infra.process import wait_until
+from infra.process import interrupt_on_sigterm, wait_until
 from infra.supervisor import COMPONENTS, Platform
 
 WORKTREES = REPO_ROOT / ".state" / "ab"
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     openloop_binary()
     if settings.state_dir.exists():
         shutil.rmtree(settings.state_dir)
+    interrupt_on_sigterm()  # a terminated run still stops its stack
     platform = Platform(settings)
     platform.start()
     runs: list[dict] = []

@@ -243,10 +243,12 @@ def main() -> None:
     settings = bench_settings(args) if not args.no_start else Settings()
     platform = None
     if not args.no_start:
+        from infra.process import interrupt_on_sigterm
         from infra.supervisor import Platform
 
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         print(f"starting a platform in {settings.state_dir} ...", flush=True)
+        interrupt_on_sigterm()  # a terminated run still stops its stack
         platform = Platform(settings)
         platform.start()
     try:

@@ -15,7 +15,7 @@ import uuid
 from confluent_kafka import Producer
 
 from bench.run import _drained, bench_settings, command_record, rebuild_vs_copy
-from infra.process import wait_until
+from infra.process import interrupt_on_sigterm, wait_until
 from infra.supervisor import Platform
 from schemas.codec import AvroCodec
 
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = bench_settings()
     if settings.state_dir.exists():
         shutil.rmtree(settings.state_dir)
+    interrupt_on_sigterm()  # a terminated run still stops its stack
     platform = Platform(settings)
     platform.start()
     try:

@@ -23,7 +23,7 @@ from bench import cpu, hops, jvm_gc
 from bench.loadgen import open_loop, openloop_binary, percentile, wrk
 from infra.kafka import gc_log_path
 from infra.kafka_probe import end_offsets, group_lag
-from infra.process import spawn, stop_process, wait_until
+from infra.process import interrupt_on_sigterm, spawn, stop_process, wait_until
 from infra.supervisor import Platform
 from projections.inbox import COLUMNS, InboxProjection
 from projections.rebuild import rebuild
@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     openloop_binary()  # built now, so the build's CPU is not counted as the load generator's
     if settings.state_dir.exists():
         shutil.rmtree(settings.state_dir)
+    interrupt_on_sigterm()  # a terminated run still stops its stack
     platform = Platform(settings)
     platform.start()
     url = f"{settings.gateway_url}/api/v1/messages/send"

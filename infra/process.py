@@ -13,6 +13,15 @@ from pathlib import Path
 from infra.exceptions import StackError
 
 
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread, as Ctrl-C does, so the ``finally`` that stops
+    the processes this one started also runs when it is terminated (``kill``, ``timeout``, a CI runner)."""
+    def _interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)

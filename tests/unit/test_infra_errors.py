@@ -37,3 +37,23 @@ def test_servers_older_than_the_tested_versions_are_refused_with_their_versions_
                                  "redis 6.2.14 (need 7.0 or newer)")
     with pytest.raises(StackError, match="cannot read the server version"):
         require_versions({"redis": "unknown"})
+
+
+def test_sigterm_interrupts_like_ctrl_c_so_cleanup_runs():
+    import os
+    import signal
+
+    from infra.process import interrupt_on_sigterm
+
+    previous = signal.getsignal(signal.SIGTERM)
+    cleaned = []
+    try:
+        interrupt_on_sigterm()
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before the next bytecode
+            finally:
+                cleaned.append(True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert cleaned == [True]
