@@ -155,8 +155,8 @@ def worker_gate() -> None:
     constitutional.events, acgs.dlq."""
     import mode.loop
 
-    # Before faust or the app makes a loop: uvloop's C event loop took 7% less of the gate's CPU at 1,000/s
-    # than asyncio's (three A/B pairs on one bench stack, the gate restarted with each; README).
+    # Before faust or the app makes a loop: uvloop's C event loop took 4-7% less of the gate's CPU at 1,000/s
+    # than asyncio's (python -m bench.ab, and the same method before it existed; README).
     mode.loop.use("uvloop")
     import faust
 

@@ -7,6 +7,9 @@ started and warmed up once; then, round after round, the component is restarted 
 ``make bench`` (open loop, after unmeasured seconds at the same rate that also absorb the restart). Every
 other process stays as it is, so each pair of neighbouring runs shares the machine's state of the moment.
 
+Only the component comes from each revision: the stack, its migrations and this driver are the working tree's,
+so revisions whose component needs another schema or topic layout cannot be compared this way.
+
 Each run reports intake and read-model latency, the latency split by stage and CPU per command by process;
 the gateway's CPU per command (a process no variant touches) is the yardstick of the machine's speed in that
 run, and the summary gives each variant's median over the rounds, absolute and relative to it.
