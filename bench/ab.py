@@ -44,6 +44,8 @@ def checkout(rev: str) -> Path:
                          capture_output=True, text=True).stdout.strip()
     tree = WORKTREES / sha[:12]
     if not tree.exists():
+        # A worktree whose folder went with `make clean` is still registered until pruned.
+        subprocess.run(["git", "worktree", "prune"], cwd=REPO_ROOT, check=True, capture_output=True)
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=REPO_ROOT, check=True,
                        capture_output=True)
     return tree
