@@ -13,8 +13,15 @@ from tests.integration.conftest import decoded, read_topic, unique
 
 def produce(bootstrap: str, topic: str, key: bytes, value: bytes,
             headers: list[tuple[str, bytes]] | None = None) -> None:
+    produce_all(bootstrap, topic, key, [value], headers)
+
+
+def produce_all(bootstrap: str, topic: str, key: bytes, values: list[bytes],
+                headers: list[tuple[str, bytes]] | None = None) -> None:
+    """``values`` under one key, in this order: one producer, so they land in one partition in that order."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(topic, key=key, value=value, headers=headers or [])
+    for value in values:
+        producer.produce(topic, key=key, value=value, headers=headers or [])
     assert producer.flush(10) == 0
 
 

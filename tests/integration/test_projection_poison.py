@@ -6,8 +6,6 @@ only way they can reach a projection: the gate refuses the same defects on ``acg
 
 from __future__ import annotations
 
-from confluent_kafka import Producer
-
 from infra.kafka_probe import group_lag
 from projections.command_status import CommandStatusProjection
 from projections.inbox import InboxProjection
@@ -15,6 +13,7 @@ from projections.rebuild import rebuild
 from schemas.codec import AvroCodec
 from tests.integration.conftest import (HASH, decoded, projection_rows, projections_caught_up, read_topic, unique,
                                         wait_until)
+from tests.integration.poison_support import produce_all
 
 
 def _delivered(tenant: str, recipient: str, content: str) -> dict:
@@ -22,13 +21,6 @@ def _delivered(tenant: str, recipient: str, content: str) -> dict:
             "from_agent": unique("a"), "to_agent": recipient, "message_type": "event", "priority": "normal",
             "content": content, "payload_json": None, "conversation_id": None, "constitutional_hash": HASH,
             "issued_at": 1, "delivered_at": 2}
-
-
-def _produce(bootstrap: str, key: bytes, *values: bytes) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    for value in values:
-        producer.produce("agent.messages", value=value, key=key)
-    assert producer.flush(10) == 0
 
 
 def _inbox(api, tenant: str, recipient: str) -> list[dict]:  # noqa: ANN001
@@ -49,7 +41,7 @@ def test_a_record_postgres_cannot_store_is_dead_lettered_and_the_records_around_
     before = _delivered(tenant, recipient, "before")
     poison = _delivered(tenant, recipient, "NUL \x00 inside")  # valid Avro; Postgres text refuses it
     after = _delivered(tenant, recipient, "after")
-    _produce(bootstrap, key, *(codec.encode("agent.messages", r) for r in (before, poison, after)))
+    produce_all(bootstrap, "agent.messages", key, [codec.encode("agent.messages", r) for r in (before, poison, after)])
 
     inbox = wait_until(lambda: len(_inbox(api, tenant, recipient)) == 2 and _inbox(api, tenant, recipient),
                        what="the poison's neighbours in the inbox")
@@ -59,7 +51,7 @@ def test_a_record_postgres_cannot_store_is_dead_lettered_and_the_records_around_
     assert decoded(dead)["original_value"] == codec.encode("agent.messages", poison)
 
     later = _delivered(tenant, recipient, "later")  # and the worker still runs on
-    _produce(bootstrap, key, codec.encode("agent.messages", later))
+    produce_all(bootstrap, "agent.messages", key, [codec.encode("agent.messages", later)])
     wait_until(lambda: len(_inbox(api, tenant, recipient)) == 3, what="a later record in the inbox")
 
     # A rebuild meets the same record in the log and skips it the same way.
@@ -78,7 +70,8 @@ def test_a_record_of_another_topics_schema_is_dead_lettered_and_the_stream_keeps
                "payload_json": None, "constitutional_hash": HASH, "conversation_id": None, "idempotency_key": None,
                "correlation_id": unique("corr"), "issued_at": 1}
     good = _delivered(tenant, recipient, "good")
-    _produce(bootstrap, key, codec.encode("acgs.commands", command), codec.encode("agent.messages", good))
+    produce_all(bootstrap, "agent.messages", key,
+                [codec.encode("acgs.commands", command), codec.encode("agent.messages", good)])
 
     wait_until(lambda: [m["message_id"] for m in _inbox(api, tenant, recipient)] == [good["message_id"]],
                what="the good record in the inbox")
@@ -95,7 +88,7 @@ def test_a_poison_record_stops_only_the_projection_that_cannot_store_it_and_a_re
     key = recipient.encode()
     poison = _delivered(tenant, recipient, "NUL \x00 again")
     after = _delivered(tenant, recipient, "after")
-    _produce(bootstrap, key, *(codec.encode("agent.messages", r) for r in (poison, after)))
+    produce_all(bootstrap, "agent.messages", key, [codec.encode("agent.messages", r) for r in (poison, after)])
 
     wait_until(lambda: [m["message_id"] for m in _inbox(api, tenant, recipient)] == [after["message_id"]],
                what="the record after the poison in the inbox")
