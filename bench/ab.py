@@ -18,11 +18,16 @@ run, and the summary gives each variant's median over the rounds, absolute and r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from acgs.settings import REPO_ROOT
@@ -49,6 +54,28 @@ def checkout(rev: str) -> Path:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=REPO_ROOT, check=True,
                        capture_output=True)
     return tree
+
+
+@contextlib.contextmanager
+def _fail_fast_if_it_exits(proc: subprocess.Popen, what: str, log: Path) -> Iterator[None]:
+    """A component that exits (a revision that cannot run here) interrupts the run at once, instead of the
+    drain waiting its 15 minutes for a pipeline with nothing left to drain it."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            if proc.poll() is not None:
+                print(f"{what} exited with code {proc.returncode}; its log: {log}", file=sys.stderr, flush=True)
+                os.kill(os.getpid(), signal.SIGTERM)  # KeyboardInterrupt in the main thread: the stack stops
+                return
+
+    watcher = threading.Thread(target=watch, name="component-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def run_line(result: dict) -> dict:
@@ -133,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             for rev, tree in trees.items():
                 platform.stop_component(args.component)
-                platform.start_component(args.component, code_dir=tree)
-                result = fixed_rate(settings, args.rate, args.seconds, args.content_bytes, args.rate_warmup_seconds)
+                proc = platform.start_component(args.component, code_dir=tree)
+                with _fail_fast_if_it_exits(proc, f"{args.component} from {rev}", platform.log_path(args.component)):
+                    result = fixed_rate(settings, args.rate, args.seconds, args.content_bytes,
+                                        args.rate_warmup_seconds)
                 run = {"variant": rev, "round": round_, **run_line(result)}
                 runs.append(run)
                 cpu = run["cpu_us_per_command"]

@@ -40,3 +40,40 @@ def test_the_working_tree_is_its_own_checkout_and_one_revision_is_refused():
 
 def test_the_gateway_is_not_swappable_it_is_the_yardstick():
     assert "gateway" not in ab.SWAPPABLE and "gate" in ab.SWAPPABLE
+
+
+def test_a_component_that_exits_interrupts_the_run_instead_of_a_long_wait(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from infra.process import interrupt_on_sigterm
+
+    previous = signal.getsignal(signal.SIGTERM)
+    interrupt_on_sigterm()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with ab._fail_fast_if_it_exits(proc, "worker gate from x", tmp_path / "gate.log"):
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:  # stands in for the drain wait
+                    time.sleep(0.05)
+                pytest.fail("not interrupted within 20 s")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert proc.returncode == 3
+
+
+def test_a_component_that_keeps_running_is_left_alone(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with ab._fail_fast_if_it_exits(proc, "worker gate from x", tmp_path / "gate.log"):
+            pass
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
