@@ -56,6 +56,12 @@ def checkout(rev: str) -> Path:
     return tree
 
 
+def variants_of(revs: list[str]) -> list[tuple[str, Path]]:
+    """(label, code) per ``--rev``, in order. The same revision twice is an A/A run, how far apart two runs
+    of the same code land on this machine: its labels get ``#1``, ``#2``..."""
+    return [(rev if revs.count(rev) == 1 else f"{rev}#{n}", checkout(rev)) for n, rev in enumerate(revs, start=1)]
+
+
 @contextlib.contextmanager
 def _fail_fast_if_it_exits(proc: subprocess.Popen, what: str, log: Path) -> Iterator[None]:
     """A component that exits (a revision that cannot run here) interrupts the run at once, instead of the
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.rev) < 2:
         parser.error("give --rev at least twice")
 
-    trees = {rev: checkout(rev) for rev in args.rev}
+    variants = variants_of(args.rev)
     settings = bench_settings()
     openloop_binary()
     if settings.state_dir.exists():
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         wrk(url, args.warmup_seconds, 64, content_bytes=args.content_bytes)
         wait_until(lambda: _drained(settings), 900, "pipeline drained after warm-up")
         for round_ in range(args.rounds):
-            for rev, tree in trees.items():
+            for rev, tree in variants:
                 platform.stop_component(args.component)
                 proc = platform.start_component(args.component, code_dir=tree)
                 with _fail_fast_if_it_exits(proc, f"{args.component} from {rev}", platform.log_path(args.component)):

@@ -77,3 +77,8 @@ def test_a_component_that_keeps_running_is_left_alone(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_same_revision_twice_is_an_a_a_run_with_two_labels():
+    assert ab.variants_of([".", "."]) == [(".#1", REPO_ROOT), (".#2", REPO_ROOT)]
+    assert [label for label, _ in ab.variants_of(["."])] == ["."]
