@@ -93,6 +93,10 @@ def run_line(result: dict) -> dict:
             "cpu_us_per_command": cpu, "errors": result["errors"], "never_visible": result["never_visible"]}
 
 
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
 def summarize(runs: list[dict], component: str) -> dict[str, dict]:
     """Per variant, the median over its rounds of each latency, of CPU per command in all and of the swapped
     component, and of both relative to the yardstick process's CPU in the same run."""
@@ -101,19 +105,16 @@ def summarize(runs: list[dict], component: str) -> dict[str, dict]:
         by_variant.setdefault(run["variant"], []).append(run)
     summary = {}
     for variant, rounds in by_variant.items():
-        def median(values: list[float]) -> float:
-            return round(statistics.median(values), 3)
-
         cpu = [r["cpu_us_per_command"] for r in rounds]
         yardstick = [c.get(YARDSTICK) or float("nan") for c in cpu]
         summary[variant] = {
             "rounds": len(rounds),
-            **{key: median([r[key] for r in rounds]) for key in
+            **{key: _median([r[key] for r in rounds]) for key in
                ("intake_p50_ms", "intake_p99_ms", "read_model_p50_ms", "read_model_p99_ms")},
-            "cpu_total_us": median([c["total"] for c in cpu]),
-            f"cpu_{component}_us": median([c.get(component, 0.0) for c in cpu]),
-            "cpu_total_per_yardstick": median([c["total"] / y for c, y in zip(cpu, yardstick, strict=True)]),
-            f"cpu_{component}_per_yardstick": median([c.get(component, 0.0) / y
+            "cpu_total_us": _median([c["total"] for c in cpu]),
+            f"cpu_{component}_us": _median([c.get(component, 0.0) for c in cpu]),
+            "cpu_total_per_yardstick": _median([c["total"] / y for c, y in zip(cpu, yardstick, strict=True)]),
+            f"cpu_{component}_per_yardstick": _median([c.get(component, 0.0) / y
                                                        for c, y in zip(cpu, yardstick, strict=True)]),
         }
     return summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from projections.base import RECORD_ERRORS, Event, load_offsets
+from projections.base import RECORD_ERRORS, Event, load_offsets, next_offsets
 from projections.command_status import CommandStatusProjection
 from projections.inbox import InboxProjection
 from projections.runner import ProjectionWorker, _connect
@@ -32,21 +32,24 @@ def _delivery(n: int, content: str = "hello") -> Event:
 
 
 def _work(projections: list, events: list[Event]) -> list:
-    nexts: dict = {}
-    for e in events:
-        nexts[(e.topic, e.partition)] = max(nexts.get((e.topic, e.partition), 0), e.offset + 1)
+    nexts = next_offsets([e[:3] for e in events])
     return [(p, events, dict(nexts)) for p in projections]
+
+
+def _worker(settings) -> ProjectionWorker:  # noqa: ANN001
+    """A worker on fresh projections, with its connection open and their tables created (not started)."""
+    projections = _projections()
+    w = ProjectionWorker(projections, settings.kafka_bootstrap, settings.postgres_dsn, settings.redis_dsn)
+    w._conn = _connect(settings.postgres_dsn)
+    with w._conn.transaction():
+        for p in projections:
+            w._conn.execute(p.ddl())
+    return w
 
 
 @pytest.fixture()
 def worker(platform):  # noqa: ANN001
-    s = platform.settings
-    projections = _projections()
-    w = ProjectionWorker(projections, s.kafka_bootstrap, s.postgres_dsn, s.redis_dsn)
-    w._conn = _connect(s.postgres_dsn)
-    with w._conn.transaction():
-        for p in projections:
-            w._conn.execute(p.ddl())
+    w = _worker(platform.settings)
     yield w
     w._conn.close()
 
@@ -62,17 +65,14 @@ def test_batches_land_like_events_applied_one_at_a_time_with_every_projections_o
     worker._commit(_work(worker.projections, first))
     worker._commit(_work(worker.projections, second))
 
-    with psycopg.connect(platform.settings.postgres_dsn) as reference:
-        expected = _projections()
-        w = ProjectionWorker(expected, *(getattr(platform.settings, a) for a in
-                                         ("kafka_bootstrap", "postgres_dsn", "redis_dsn")))
-        w._conn = reference
-        with reference.transaction():
-            for p in expected:
-                reference.execute(p.ddl())
-        w._commit(_work(expected, first + second), reject=lambda *a: None)  # one event at a time
-        for mine, theirs in zip(worker.projections, expected, strict=True):
-            assert _rows(worker._conn, mine) == _rows(reference, theirs) and len(_rows(reference, theirs)) == 8
+    reference = _worker(platform.settings)
+    try:
+        reference._commit(_work(reference.projections, first + second), reject=lambda *a: None)  # one at a time
+        for mine, theirs in zip(worker.projections, reference.projections, strict=True):
+            expected = _rows(reference._conn, theirs)
+            assert _rows(worker._conn, mine) == expected and len(expected) == 8
+    finally:
+        reference._conn.close()
     for p in (inbox, status):
         assert load_offsets(worker._conn, p.name) == {(AGENT_MESSAGES, 0): 107, (AGENT_MESSAGES, 1): 108,
                                                       (AGENT_MESSAGES, 2): 106}
